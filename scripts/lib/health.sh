@@ -1,0 +1,185 @@
+# shellcheck shell=bash
+# What "healthy" means for each service: the container runs, Docker's
+# healthcheck passes, and a probe doing what a client does succeeds with the
+# credentials from .env.infra. Sourced, never run.
+
+# The host address to reach published ports at: the bind address, or
+# loopback when the stack listens on every interface.
+probe_host() {
+    case "${BIND_ADDRESS:-127.0.0.1}" in
+        0.0.0.0 | "" | :: | "[::]") printf '127.0.0.1' ;;
+        *) printf '%s' "${BIND_ADDRESS#[}" | tr -d ']' ;;
+    esac
+}
+
+# The HTTP status code of GET http://HOST:PORT/PATH, using nothing but bash,
+# so the check works on hosts without curl or wget. Empty on no answer.
+http_status() {
+    local host="$1" port="$2" path="$3" fd line=""
+    exec {fd}<>"/dev/tcp/$host/$port" 2>/dev/null || return 0
+    printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$host" "$port" >&"$fd"
+    IFS= read -r -t 5 line <&"$fd" || true
+    exec {fd}>&-
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^HTTP/[0-9.]+[[:space:]]+([0-9]{3}) ]] && printf '%s' "${BASH_REMATCH[1]}"
+    return 0
+}
+
+# Whether something on this host accepts connections on PORT.
+port_in_use() {
+    local fd
+    if exec {fd}<>"/dev/tcp/$(probe_host)/$1" 2>/dev/null; then
+        exec {fd}>&-
+        return 0
+    fi
+    return 1
+}
+
+# The functional probe of SERVICE in CONTAINER. Prints one line: "ok <what
+# was checked>" or "fail <why>". Passwords reach the container through the
+# environment of `docker exec` (-e NAME without a value), never argv.
+probe_service() {
+    local service="$1" container="$2" output status
+    case "$service" in
+        postgres)
+            # Over the network name, not loopback: inside the container
+            # loopback is trusted without a password.
+            if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
+                -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
+                psql -h postgres -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
+                -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
+                printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
+            else
+                printf 'fail %s' "$(_first_line "$output")"
+            fi
+            ;;
+        redis)
+            output="$(REDISCLI_AUTH="${REDIS_PASSWORD-}" docker exec -e REDISCLI_AUTH "$container" \
+                redis-cli ping 2>&1)" || true
+            if [[ "$output" == PONG ]]; then
+                printf 'ok authenticated PING answered PONG'
+            else
+                printf 'fail PING answered: %s' "$(_first_line "$output")"
+            fi
+            ;;
+        langfuse)
+            status="$(http_status "$(probe_host)" "$(port_of langfuse)" \
+                '/api/public/health?failIfDatabaseUnavailable=true')"
+            if [[ "$status" == 200 ]]; then
+                printf 'ok GET /api/public/health on port %s answered 200' "$(port_of langfuse)"
+            else
+                printf 'fail GET /api/public/health on port %s answered %s' \
+                    "$(port_of langfuse)" "${status:-nothing}"
+            fi
+            ;;
+        *)
+            printf 'ok no probe for this service'
+            ;;
+    esac
+}
+
+_first_line() {
+    local text="${1:-no output}"
+    printf '%s' "${text%%$'\n'*}" | cut -c1-200
+}
+
+# Checks SERVICES (all when none), in parallel. Fills HEALTH_RESULT[service]
+# with "state health probe detail..." and returns 0 only if all are healthy.
+declare -A HEALTH_RESULT=()
+check_services() {
+    local dir service container status all_healthy=0
+    local -a services
+    mapfile -t services < <(selected_services)
+    dir="$(mktemp -d)"
+    for service in "${services[@]}"; do
+        (
+            container="$(container_of "$service")"
+            if [[ -z "$container" ]]; then
+                printf 'missing none fail no container; start it with ./scripts/start.sh %s' "$service"
+            else
+                status="$(container_status "$container")"
+                if [[ "$status" == running* ]]; then
+                    printf '%s %s' "$status" "$(probe_service "$service" "$container")"
+                else
+                    printf '%s fail container is not running' "$status"
+                fi
+            fi
+        ) >"$dir/$service" &
+    done
+    wait
+    HEALTH_RESULT=()
+    for service in "${services[@]}"; do
+        HEALTH_RESULT[$service]="$(<"$dir/$service")"
+        [[ "${HEALTH_RESULT[$service]}" =~ ^running\ healthy\ ok ]] || all_healthy=1
+    done
+    rm -rf "$dir"
+    return "$all_healthy"
+}
+
+# Field N (1 state, 2 health, 3 probe, 4 detail) of a HEALTH_RESULT entry.
+result_field() {
+    local service="$1" field="$2" state health probe detail
+    read -r state health probe detail <<<"${HEALTH_RESULT[$service]}"
+    case "$field" in
+        1) printf '%s' "$state" ;;
+        2) printf '%s' "$health" ;;
+        3) printf '%s' "$probe" ;;
+        4) printf '%s' "$detail" ;;
+    esac
+}
+
+# Waits until every selected service's container is running and healthy by
+# Docker's healthcheck, printing each one as it gets there. Gives up early
+# when a container stops or restarts (a crash loop never turns healthy), and
+# at the deadline. Returns 1, after showing diagnostics, when it gives up.
+wait_until_healthy() {
+    local timeout="$1" began="$SECONDS" service container status restarts
+    local -a pending=() still=()
+    local -A restarts_before=()
+    mapfile -t pending < <(selected_services)
+    for service in "${pending[@]}"; do
+        restarts_before[$service]="$(_restart_count "$(container_of "$service")")"
+    done
+    step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
+    while ((${#pending[@]} > 0)); do
+        still=()
+        for service in "${pending[@]}"; do
+            container="$(container_of "$service")"
+            status="$(container_status "${container:-none}")"
+            restarts="$(_restart_count "$container")"
+            if [[ "$status" == "running healthy" || "$status" == "running none" ]]; then
+                ok "$service is healthy ($((SECONDS - began))s)"
+            elif [[ "$status" != running* && "$status" != restarting* && "$status" != created* ]]; then
+                error "$service is not running ($status)"
+                _give_up "${pending[@]}"
+                return 1
+            elif ((restarts > restarts_before[$service])); then
+                error "$service restarted while starting: it is crashing"
+                _give_up "${pending[@]}"
+                return 1
+            else
+                still+=("$service")
+            fi
+        done
+        pending=("${still[@]}")
+        ((${#pending[@]} > 0)) || break
+        if ((SECONDS - began >= timeout)); then
+            error "timed out after ${timeout}s waiting for $(join_by_comma "${pending[@]}")"
+            _give_up "${pending[@]}"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+_restart_count() {
+    [[ -n "$1" ]] || { printf '0'; return 0; }
+    docker inspect --format '{{.RestartCount}}' "$1" 2>/dev/null || printf '0'
+}
+
+_give_up() {
+    local service
+    for service in "$@"; do
+        show_diagnostics "$service"
+    done
+}

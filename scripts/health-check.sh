@@ -38,7 +38,7 @@ parse_args() {
             --wait) WAIT=true; shift ;;
             --timeout) need_value "$@"; require_seconds "$1" "$2"; TIMEOUT="$2"; shift 2 ;;
             --json) JSON=true; shift ;;
-            -*) unknown_option "$1" ;;
+            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
             *) add_service "$1"; shift ;;
         esac
     done

@@ -41,7 +41,7 @@ parse_args() {
                 [[ "$2" =~ ^([0-9]+[smh])+$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+Z?)?$ ]] ||
                     usage_error "--since takes a duration such as 10m or 2h, or a timestamp such as 2026-01-02T15:04:05, not '$(printable "$2")'"
                 SINCE="$2"; shift 2 ;;
-            -*) unknown_option "$1" ;;
+            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
             *) add_service "$1"; shift ;;
         esac
     done

@@ -35,7 +35,7 @@ parse_args() {
         case "$1" in
             -h | --help) usage; exit 0 ;;
             -y | --yes) ASSUME_YES=true; shift ;;
-            -*) unknown_option "$1" ;;
+            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
             *) add_service "$1"; shift ;;
         esac
     done

@@ -32,7 +32,7 @@ parse_args() {
             -h | --help) usage; exit 0 ;;
             --no-wait) WAIT=false; shift ;;
             --timeout) need_value "$@"; require_seconds "$1" "$2"; TIMEOUT="$2"; shift 2 ;;
-            -*) unknown_option "$1" ;;
+            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
             *) add_service "$1"; shift ;;
         esac
     done

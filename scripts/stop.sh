@@ -24,7 +24,7 @@ parse_args() {
     while (($# > 0)); do
         case "$1" in
             -h | --help) usage; exit 0 ;;
-            -*) unknown_option "$1" ;;
+            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
             *) add_service "$1"; shift ;;
         esac
     done

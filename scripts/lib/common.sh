@@ -100,11 +100,9 @@ add_service() {
     usage_error "unknown service '$(printable "$name")'; valid services: $(known_services | paste -sd ' ' -)"
 }
 
-# Each script sets VALID_OPTIONS to the options it accepts, for messages.
-VALID_OPTIONS="-h --help"
-
+# Usage: unknown_option OPTION "VALID OPTIONS"
 unknown_option() {
-    usage_error "unknown option '$(printable "$1")'; valid options: $VALID_OPTIONS"
+    usage_error "unknown option '$(printable "$1")'; valid options: $2"
 }
 
 # Exits 2 unless an option that takes a value has one.

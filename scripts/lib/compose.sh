@@ -141,3 +141,23 @@ show_diagnostics() {
     docker logs --tail 15 "$container" 2>&1 | redact_secrets | sed 's/^/    /' >&2
     printf 'more: ./scripts/logs.sh %s --tail 200\n' "$service" >&2
 }
+
+# The id of SERVICE's running container, or exit 1 saying how to start it.
+running_container_of() {
+    local container
+    container="$(container_of "$1")"
+    if [[ -z "$container" || "$(container_status "$container")" != running* ]]; then
+        die "$1 is not running; start it with ./scripts/start.sh $1"
+    fi
+    printf '%s' "$container"
+}
+
+# `docker exec` flags for a command a person may type into: -i always (so
+# input can be piped in), -t only when both ends are a terminal.
+exec_tty_flags() {
+    if [[ -t 0 && -t 1 ]]; then
+        printf '%s\n' -i -t
+    else
+        printf '%s\n' -i
+    fi
+}

@@ -147,17 +147,19 @@ secret_names() {
 # Collects every problem with the loaded variables, then reports them all at
 # once (so one run names everything to fix) and exits 1.
 validate_env() {
-    local problems=() name value
+    local problems=() placeholders=() name
     while IFS= read -r name; do
-        value="${!name-}"
         if [[ -z "${!name+set}" ]]; then
-            problems+=("$name is missing from .env.infra; add it (see .env.infra.example) or run ./scripts/init-env.sh")
-        elif [[ -z "$value" ]]; then
+            problems+=("$name is missing from .env.infra; run ./scripts/init-env.sh to add it with a generated value")
+        elif [[ -z "${!name}" ]]; then
             problems+=("$name is empty; set a value, or set it to $PLACEHOLDER and run ./scripts/init-env.sh")
-        elif [[ "$value" == "$PLACEHOLDER" ]]; then
-            problems+=("$name is still the placeholder '$PLACEHOLDER'; run ./scripts/init-env.sh to generate every placeholder at once")
+        elif [[ "${!name}" == "$PLACEHOLDER" ]]; then
+            placeholders+=("$name")
         fi
     done < <(secret_names)
+    if ((${#placeholders[@]} > 0)); then
+        problems+=("still the placeholder '$PLACEHOLDER': ${placeholders[*]}; run ./scripts/init-env.sh to generate them all at once")
+    fi
 
     _check_port problems POSTGRES_PORT 5432
     _check_port problems LANGFUSE_PORT 3000

@@ -18,12 +18,12 @@ if [ -z "${LANGFUSE_DB_PASSWORD:-}" ]; then
     exit 1
 fi
 
-# The password travels as a psql variable and is quoted by psql (:'pw'), so
-# no character in it can break or inject SQL, and it never appears on a
-# command line.
+# psql reads the password from the environment (\getenv) and quotes it
+# itself (%L), so no character in it can break or inject SQL, and it never
+# appears on a command line, where `ps` would show it.
 psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password \
-    --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \
-    -v pw="$LANGFUSE_DB_PASSWORD" <<'EOSQL'
+    --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" <<'EOSQL'
+\getenv pw LANGFUSE_DB_PASSWORD
 SELECT format('CREATE ROLE langfuse LOGIN PASSWORD %L', :'pw')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'langfuse')
 \gexec

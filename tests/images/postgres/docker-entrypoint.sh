@@ -162,7 +162,7 @@ temp_server_stop() {
 # bootstrap superuser, stop at the first error, no ~/.psqlrc surprises.
 process_sql() {
 	local -a query_runner=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc)
-	PGHOST= PGHOSTADDR= "${query_runner[@]}" "$@"
+	PGHOST='' PGHOSTADDR='' "${query_runner[@]}" "$@"
 }
 
 setup_db() {

@@ -1,0 +1,180 @@
+"""A developer's day with the stack, through the real scripts on the real
+engine, once with Compose v2 and once with Compose v1.
+
+Each test is one step of the journey and relies on the steps before it:
+clone → start → health-check → logs → stop one service → start it again →
+restart → data survives → reset postgres → a fresh start re-initialises it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import urllib.request
+
+import psycopg
+import pytest
+import redis
+
+from support import clients
+
+
+def test_first_start_creates_secrets_and_brings_the_stack_up_healthy(journey):
+    result = journey.script("start.sh")
+    assert result.returncode == 0, result
+    env_file = journey.root / ".env.infra"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert "Created .env.infra" in result.stdout
+    for service in ("postgres", "langfuse", "redis"):
+        assert f"{service} is healthy" in result.stdout
+    assert f"127.0.0.1:{journey.ports['postgres']}" in result.stdout
+    assert f"http://localhost:{journey.ports['langfuse']}" in result.stdout
+    _assert_no_secret_in(journey, result.output)
+
+
+def test_health_check_passes_on_the_running_stack(journey):
+    result = journey.script("health-check.sh")
+    assert result.returncode == 0, result
+    for service in ("postgres", "langfuse", "redis"):
+        assert service in result.stdout
+    json_result = journey.script("health-check.sh", "--json")
+    report = json.loads(json_result.stdout)
+    assert report["healthy"] is True
+    assert {s["service"]: s["probe"] for s in report["services"]} == {
+        "postgres": "ok", "langfuse": "ok", "redis": "ok"}
+
+
+def test_transbot_tables_exist_in_the_transbot_schema(journey):
+    with clients.postgres(journey) as conn:
+        tables = {row[0] for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'transbot'")}
+    assert {"users", "translations"} <= tables
+
+
+def test_langfuse_has_its_own_database_and_its_keys_work(journey):
+    env = journey.env_file()
+    with clients.postgres(journey, dbname="langfuse", user="langfuse",
+                          password=env["LANGFUSE_DB_PASSWORD"]) as conn:
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'langfuse'").fetchone()
+        langfuse_tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()
+    assert owner == ("langfuse",)
+    assert langfuse_tables[0] > 0, "Langfuse's migrations created no tables in its database"
+    base = f"http://127.0.0.1:{journey.ports['langfuse']}"
+    request = urllib.request.Request(f"{base}/api/public/projects", headers={
+        "Authorization": _basic(env["LANGFUSE_PUBLIC_KEY"], env["LANGFUSE_SECRET_KEY"])})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        projects = json.load(response)
+    assert [p["name"] for p in projects["data"]] == ["transbot"]
+
+
+def test_redis_refuses_clients_without_the_password(journey):
+    with pytest.raises(redis.AuthenticationError):
+        clients.redis_client(journey, password=None).set("k", "v")
+    with pytest.raises(redis.AuthenticationError):
+        clients.redis_client(journey, password="wrong").ping()
+    assert clients.redis_client(journey).ping() is True
+
+
+def test_logs_prints_each_service(journey):
+    result = journey.script("logs.sh", "--tail", "50")
+    assert result.returncode == 0, result
+    for service in ("postgres", "langfuse", "redis"):
+        assert any(line.startswith(service) for line in result.stdout.splitlines()), service
+    _assert_no_secret_in(journey, result.output)
+    only_redis = journey.script("logs.sh", "redis", "--tail", "5")
+    assert only_redis.returncode == 0, only_redis
+    assert all(line.startswith("redis") for line in only_redis.stdout.splitlines() if line.strip())
+
+
+def test_health_check_names_a_stopped_service_and_fails(journey):
+    stopped = journey.script("stop.sh", "redis")
+    assert stopped.returncode == 0, stopped
+    result = journey.script("health-check.sh")
+    assert result.returncode == 1, result
+    redis_line = next(line for line in result.stdout.splitlines() if line.startswith("redis"))
+    assert "fail" in redis_line
+    postgres_line = next(line for line in result.stdout.splitlines() if line.startswith("postgres"))
+    assert "ok" in postgres_line
+
+
+def test_starting_one_service_brings_it_back(journey):
+    result = journey.script("start.sh", "redis")
+    assert result.returncode == 0, result
+    assert "redis is healthy" in result.stdout
+    assert journey.script("health-check.sh").returncode == 0
+
+
+def test_start_on_a_healthy_stack_is_a_quick_no_op(journey):
+    result = journey.script("start.sh")
+    assert result.returncode == 0, result
+    assert "Created .env.infra" not in result.stdout
+
+
+def test_restart_waits_for_health(journey):
+    result = journey.script("restart.sh")
+    assert result.returncode == 0, result
+    for service in ("postgres", "langfuse", "redis"):
+        assert f"{service} is healthy" in result.stdout
+    assert journey.script("health-check.sh").returncode == 0
+
+
+def test_rows_and_keys_survive_stop_and_start(journey):
+    with clients.postgres(journey) as conn:
+        clients.add_translation(conn, "alice@example.com", "good morning")
+    cache = clients.redis_client(journey)
+    cache.set("session:alice", "de")
+    cache.close()
+    assert journey.script("stop.sh").returncode == 0
+    assert not journey.container("postgres"), "stop.sh without services should remove the containers"
+    started = journey.script("start.sh")
+    assert started.returncode == 0, started
+    with clients.postgres(journey) as conn:
+        assert "good morning" in clients.translation_texts(conn)
+    assert clients.redis_client(journey).get("session:alice") == "de"
+
+
+def test_reset_postgres_deletes_only_postgres_data(journey):
+    redis_files_before = sorted(p.name for p in (journey.root / "volumes" / "redis").iterdir())
+    env_before = (journey.root / ".env.infra").read_bytes()
+    result = journey.script("reset.sh", "postgres", "--yes")
+    assert result.returncode == 0, result
+    assert "volumes/postgres" in result.stdout
+    assert "volumes/redis" not in result.stdout
+    assert list((journey.root / "volumes" / "postgres").iterdir()) == []
+    assert sorted(p.name for p in (journey.root / "volumes" / "redis").iterdir()) == redis_files_before
+    assert (journey.root / ".env.infra").read_bytes() == env_before
+
+
+def test_start_after_reset_initialises_a_fresh_database(journey):
+    result = journey.script("start.sh")
+    assert result.returncode == 0, result
+    with clients.postgres(journey) as conn:
+        assert clients.translation_texts(conn) == []
+        tables = {row[0] for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'transbot'")}
+    assert {"users", "translations"} <= tables
+    assert clients.redis_client(journey).get("session:alice") == "de", "redis data must survive a postgres reset"
+
+
+def test_stop_keeps_data_and_removes_containers(journey):
+    result = journey.script("stop.sh")
+    assert result.returncode == 0, result
+    assert journey.container("postgres") == "" and journey.container("redis") == ""
+    assert any((journey.root / "volumes" / "postgres").iterdir())
+    with pytest.raises(psycopg.OperationalError):
+        clients.postgres(journey)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _assert_no_secret_in(stack, text: str) -> None:
+    env = stack.env_file()
+    example = (stack.root / ".env.infra.example").read_text()
+    for line in example.splitlines():
+        if line.endswith("=change-me"):
+            name = line.split("=", 1)[0]
+            assert env[name] not in text, f"{name} was printed"

@@ -1,0 +1,39 @@
+"""Every shell file passes shellcheck."""
+
+import shutil
+import subprocess
+
+from support.engine import REPO_ROOT
+from support.stack import repository_files
+from conftest import unavailable
+
+
+def shell_files() -> list[str]:
+    files = []
+    for relative in repository_files():
+        path = REPO_ROOT / relative
+        if relative.suffix == ".sh" or relative.as_posix() == ".ci/run":
+            files.append(str(relative))
+        elif relative.suffix == "" and path.read_bytes()[:40].startswith(b"#!/usr/bin/env bash"):
+            files.append(str(relative))
+    return sorted(files)
+
+
+def test_every_shell_file_passes_shellcheck():
+    if shutil.which("shellcheck") is None:
+        unavailable("shellcheck is not installed")
+    files = shell_files()
+    assert "scripts/start.sh" in files and "scripts/lib/common.sh" in files
+    result = subprocess.run(["shellcheck", "-x", *files], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_script_is_executable_and_strict():
+    for relative in shell_files():
+        path = REPO_ROOT / relative
+        if relative.startswith("scripts/lib/"):
+            continue  # sourced, not run
+        assert path.stat().st_mode & 0o111, f"{relative} is not executable"
+        text = path.read_text()
+        strict = "set -Eeuo pipefail" in text or "lib/all.sh" in text or relative.startswith("services/")
+        assert strict, f"{relative} does not run in strict mode"

@@ -16,7 +16,8 @@ probe_host() {
 # so the check works on hosts without curl or wget. Empty on no answer.
 http_status() {
     local host="$1" port="$2" path="$3" fd line=""
-    exec {fd}<>"/dev/tcp/$host/$port" 2>/dev/null || return 0
+    # The braces keep bash's "connection refused" off the screen.
+    { exec {fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 0
     printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$host" "$port" >&"$fd"
     IFS= read -r -t 5 line <&"$fd" || true
     exec {fd}>&-
@@ -28,7 +29,7 @@ http_status() {
 # Whether something on this host accepts connections on PORT.
 port_in_use() {
     local fd
-    if exec {fd}<>"/dev/tcp/$(probe_host)/$1" 2>/dev/null; then
+    if { exec {fd}<>"/dev/tcp/$(probe_host)/$1"; } 2>/dev/null; then
         exec {fd}>&-
         return 0
     fi
@@ -101,7 +102,7 @@ check_services() {
                 if [[ "$status" == running* ]]; then
                     printf '%s %s' "$status" "$(probe_service "$service" "$container")"
                 else
-                    printf '%s fail container is not running' "$status"
+                    printf '%s none fail container is not running' "${status%% *}"
                 fi
             fi
         ) >"$dir/$service" &

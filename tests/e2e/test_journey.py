@@ -80,12 +80,15 @@ def test_redis_refuses_clients_without_the_password(journey):
 def test_logs_prints_each_service(journey):
     result = journey.script("logs.sh", "--tail", "50")
     assert result.returncode == 0, result
+    # Compose prefixes each line with the service (v2) or container (v1) name.
+    prefixes = [line.split("|")[0] for line in result.stdout.splitlines() if "|" in line]
     for service in ("postgres", "langfuse", "redis"):
-        assert any(line.startswith(service) for line in result.stdout.splitlines()), service
+        assert any(service in prefix for prefix in prefixes), service
     _assert_no_secret_in(journey, result.output)
     only_redis = journey.script("logs.sh", "redis", "--tail", "5")
     assert only_redis.returncode == 0, only_redis
-    assert all(line.startswith("redis") for line in only_redis.stdout.splitlines() if line.strip())
+    lines = [line for line in only_redis.stdout.splitlines() if "|" in line]
+    assert lines and all("redis" in line.split("|")[0] for line in lines)
 
 
 def test_health_check_names_a_stopped_service_and_fails(journey):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints (or writes) the settings TransBot needs in its own .env.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {
@@ -71,7 +71,7 @@ write_block() {
     [[ -e "$file" ]] || (umask 077 && : >"$file")
     [[ -f "$file" && -w "$file" ]] || die "cannot write $file: not a writable regular file"
     tmp="$(mktemp "$file.XXXXXX")"
-    chmod "$(stat -c '%a' "$file" 2>/dev/null || stat -f '%Lp' "$file")" "$tmp"
+    chmod "$(stat -L -c '%a' "$file" 2>/dev/null || stat -L -f '%Lp' "$file")" "$tmp"
     {
         while IFS= read -r line || [[ -n "$line" ]]; do
             if [[ "$line" == "# >>> transbot-infra >>>"* ]]; then

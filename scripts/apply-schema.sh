@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings an existing PostgreSQL volume up to date with this repository,
 # keeping every row: what initialisation does on an empty volume.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

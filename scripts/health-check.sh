@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Is the stack usable? Container state, Docker health and a real client probe
 # per service; exit 0 only if every checked service is healthy.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .env.infra, or fills the placeholders and gaps an existing one has.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shows the logs of the stack (or the named services), optionally following.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

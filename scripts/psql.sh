@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Opens psql on the TransBot database inside the postgres container.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Opens redis-cli, authenticated, inside the redis container.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deletes the data of the named services (or of the whole stack), after
 # saying exactly what goes and asking. The only script that deletes data.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Restarts the stack (or the named services) and waits until it is healthy.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {
@@ -42,9 +42,10 @@ main() {
     parse_args "$@"
     prepare_env
     require_docker
+    # Refuse before stopping anything: a busy port must not leave the stack down.
+    check_ports_free
     step "Stopping $(if ((${#SERVICES[@]} > 0)); then join_by_comma "${SERVICES[@]}"; else printf 'the stack'; fi)..."
     compose stop "${SERVICES[@]}" 2>&1 | redact_secrets
-    check_ports_free
     start_services
     if ! $WAIT; then
         ok "restarted (not waiting for health; check with ./scripts/health-check.sh --wait)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the stack (or the named services) and waits until it is healthy.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops the stack (or the named services). Never deletes data.
-# shellcheck source=lib/all.sh
+# shellcheck source=scripts/lib/all.sh
 source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
 
 usage() {

@@ -15,9 +15,9 @@ import pytest
 from support.engine import (
     compose_variants,
     engine_problem,
-    on_ci,
     remove_stale_projects,
     test_images,
+    unavailable,
 )
 from support.stack import Stack
 
@@ -35,13 +35,6 @@ def pytest_sessionstart(session):
     # A CI runner or `kill` sends SIGTERM: turn it into KeyboardInterrupt so
     # fixtures still tear their stacks down.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-
-def unavailable(reason: str):
-    """Skips on a developer's machine; fails on CI, where everything must run."""
-    if on_ci():
-        pytest.fail(f"required on CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -116,8 +116,10 @@ need_value() {
 # A positive whole number of seconds, or exit 2.
 require_seconds() {
     local option="$1" value="$2"
-    [[ "$value" =~ ^[0-9]+$ && "$value" -gt 0 ]] ||
+    # 10#: a leading zero means decimal here, not octal.
+    if [[ ! "$value" =~ ^[0-9]{1,6}$ ]] || ((10#$value == 0)); then
         usage_error "$option takes a whole number of seconds greater than 0, not '$(printable "$value")'"
+    fi
 }
 
 # Shows an argument in a message without letting control characters through.

@@ -14,12 +14,14 @@ project_name() {
 # Picks Compose v2 (the docker plugin) first, else v1 (docker-compose).
 # COMPOSE_COMMAND overrides the choice, e.g. COMPOSE_COMMAND=docker-compose.
 detect_compose() {
-    if [[ -n "${COMPOSE_COMMAND:-}" ]]; then
+    # The docker CLI is needed whichever Compose runs: the scripts ask the
+    # engine about containers directly.
+    if ! command -v docker >/dev/null 2>&1; then
+        die "docker is not installed; install Docker Engine or Docker Desktop: https://docs.docker.com/get-docker/"
+    elif [[ -n "${COMPOSE_COMMAND:-}" ]]; then
         read -r -a COMPOSE <<<"$COMPOSE_COMMAND"
         COMPOSE_VERSION="$("${COMPOSE[@]}" version --short 2>/dev/null)" ||
             die "COMPOSE_COMMAND='$COMPOSE_COMMAND' does not run Compose; unset it to detect Compose automatically"
-    elif ! command -v docker >/dev/null 2>&1; then
-        die "docker is not installed; install Docker Engine or Docker Desktop: https://docs.docker.com/get-docker/"
     elif COMPOSE_VERSION="$(docker compose version --short 2>/dev/null)"; then
         COMPOSE=(docker compose)
     elif command -v docker-compose >/dev/null 2>&1 &&
@@ -100,30 +102,33 @@ selected_services() {
 # Copies stdin to stdout with every secret from .env.infra replaced by ****:
 # a service that logs a connection string must not leak it through us. The
 # secrets reach awk through its environment, not its command line.
-redact_secrets() (
+redact_secrets() {
     local name index=0
-    while IFS= read -r name; do
-        [[ -n "${!name:-}" && "${!name}" != "$PLACEHOLDER" ]] || continue
-        index=$((index + 1))
-        export "REDACT_$index=${!name}"
-    done < <(secret_names)
-    REDACT_COUNT="$index" awk '
-        BEGIN { n = ENVIRON["REDACT_COUNT"] + 0
-                for (i = 1; i <= n; i++) secret[i] = ENVIRON["REDACT_" i] }
-        {
-            line = $0
-            for (i = 1; i <= n; i++) {
-                out = ""
-                while ((at = index(line, secret[i])) > 0) {
-                    out = out substr(line, 1, at - 1) "****"
-                    line = substr(line, at + length(secret[i]))
+    # A subshell: the exported secrets end with it.
+    (
+        while IFS= read -r name; do
+            [[ -n "${!name:-}" && "${!name}" != "$PLACEHOLDER" ]] || continue
+            index=$((index + 1))
+            export "REDACT_$index=${!name}"
+        done < <(secret_names)
+        REDACT_COUNT="$index" awk '
+            BEGIN { n = ENVIRON["REDACT_COUNT"] + 0
+                    for (i = 1; i <= n; i++) secret[i] = ENVIRON["REDACT_" i] }
+            {
+                line = $0
+                for (i = 1; i <= n; i++) {
+                    out = ""
+                    while ((at = index(line, secret[i])) > 0) {
+                        out = out substr(line, 1, at - 1) "****"
+                        line = substr(line, at + length(secret[i]))
+                    }
+                    line = out line
                 }
-                line = out line
-            }
-            print line
-            fflush()
-        }'
-)
+                print line
+                fflush()
+            }'
+    )
+}
 
 # What a person needs when a service is not healthy: its state, its last
 # health probe and its last log lines, plus the command to see more.

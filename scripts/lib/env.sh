@@ -228,7 +228,8 @@ require_env() {
 # .env.infra holds every password of the stack: keep it private.
 _check_env_file_mode() {
     local mode
-    mode="$(stat -c '%a' "$ENV_FILE" 2>/dev/null || stat -f '%Lp' "$ENV_FILE")"
+    # -L: a symlinked .env.infra is judged by the file it points to.
+    mode="$(stat -L -c '%a' "$ENV_FILE" 2>/dev/null || stat -L -f '%Lp' "$ENV_FILE")"
     if [[ "$mode" != 600 && "$mode" != 400 ]]; then
         chmod 600 "$ENV_FILE"
         warn ".env.infra was readable by others (mode $mode); changed it to 0600"

@@ -89,10 +89,10 @@ _first_line() {
 declare -A HEALTH_RESULT=()
 check_services() {
     local dir service container status all_healthy=0
-    local -a services
-    mapfile -t services < <(selected_services)
+    local -a checked
+    mapfile -t checked < <(selected_services)
     dir="$(mktemp -d)"
-    for service in "${services[@]}"; do
+    for service in "${checked[@]}"; do
         (
             container="$(container_of "$service")"
             if [[ -z "$container" ]]; then
@@ -109,7 +109,7 @@ check_services() {
     done
     wait
     HEALTH_RESULT=()
-    for service in "${services[@]}"; do
+    for service in "${checked[@]}"; do
         HEALTH_RESULT[$service]="$(<"$dir/$service")"
         [[ "${HEALTH_RESULT[$service]}" =~ ^running\ healthy\ ok ]] || all_healthy=1
     done

@@ -14,7 +14,7 @@ check_ports_free() {
             continue
         fi
         if port_in_use "$port"; then
-            busy+=("port $port for $service is already in use; stop what uses it, or pick another port: $(port_variable_of "$service")=$((port + 1)) ./scripts/start.sh")
+            busy+=("port $port for $service is already in use; stop what uses it, or pick another port: $(port_variable_of "$service")=$(neighbour_port "$port") ./scripts/start.sh")
         fi
     done < <(services_with_dependencies)
     if ((${#busy[@]} > 0)); then
@@ -22,6 +22,11 @@ check_ports_free() {
         printf '  - %s\n' "${busy[@]}" >&2
         exit "$EXIT_FAILURE"
     fi
+}
+
+# A port next to PORT to suggest instead of it.
+neighbour_port() {
+    if (($1 < 65535)); then printf '%s' "$(($1 + 1))"; else printf '%s' "$(($1 - 1))"; fi
 }
 
 # The services `up` will start: the selected ones and what they depend on.

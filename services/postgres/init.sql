@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS transbot.users (
     id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     -- Stable identity from the login provider (e-mail, OAuth subject, ...).
     external_id             text NOT NULL UNIQUE
-                            CHECK (length(btrim(external_id)) > 0),
-    display_name            text CHECK (display_name IS NULL OR length(btrim(display_name)) > 0),
+                            CHECK (external_id ~ '\S'),
+    display_name            text CHECK (display_name IS NULL OR display_name ~ '\S'),
     preferred_source_lang   transbot.language_code,
     preferred_target_lang   transbot.language_code NOT NULL DEFAULT 'en',
     created_at              timestamptz NOT NULL DEFAULT now(),
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS transbot.translations (
     source_lang         transbot.language_code,
     target_lang         transbot.language_code NOT NULL,
     detected_lang       transbot.language_code,
-    source_text         text NOT NULL CHECK (length(btrim(source_text)) > 0),
+    source_text         text NOT NULL CHECK (source_text ~ '\S'),
     translated_text     text,
     model               text NOT NULL CHECK (length(model) > 0),
     prompt_version      text,

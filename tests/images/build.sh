@@ -11,6 +11,8 @@
 # the package list of the base). An image whose label matches is reused, so a
 # warm run takes seconds. Usage: tests/images/build.sh [--force] [--help]
 set -Eeuo pipefail
+# errexit also inside $(...), so a failing step cannot yield a wrong hash.
+shopt -s inherit_errexit
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 readonly SCRIPT_DIR
@@ -137,7 +139,7 @@ hash_files() {
 				LC_ALL=C sort -z |
 				while IFS= read -r -d '' f; do
 					# the exec bit matters to the image too
-					if [[ -x "$f" ]]; then printf 'x %s\n' "$f"; else printf '- %s\n' "$f"; fi
+					if [[ -x "$f" ]]; then printf 'x %s\n' "$f"; else printf 'f %s\n' "$f"; fi
 					sha256sum <"$f"
 				done
 		)
@@ -205,7 +207,7 @@ build_base() {
 build_standin() {
 	local name="$1" hash="$2"
 	local logfile="$WORK_DIR/$name.log"
-	if ! DOCKER_BUILDKIT=0 docker build \
+	if ! DOCKER_BUILDKIT=0 docker build --force-rm \
 		--label "$HASH_LABEL=$hash" \
 		--tag "${TAGS[$name]}" \
 		"$SCRIPT_DIR/$name" >"$logfile" 2>&1; then
@@ -256,8 +258,10 @@ main() {
 	# missing or outdated base is left alone.
 	if [[ "$needs_base" == true ]]; then
 		ensure_image "$BASE_TAG" "$base" build_base "$base"
+	elif [[ "$(image_hash_label "$BASE_TAG")" == "$base" ]]; then
+		log "$BASE_TAG: reused in 0s"
 	else
-		log "$BASE_TAG: not needed (all stand-ins current)"
+		log "$BASE_TAG: not needed (all stand-ins are current)"
 	fi
 	for name in "${STANDINS[@]}"; do
 		ensure_image "${TAGS[$name]}" "${hashes[$name]}" build_standin "$name" "${hashes[$name]}"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import unavailable
+from support.engine import unavailable
 from support.engine import REPO_ROOT, compose_variants
 
 COMPOSE_YML = REPO_ROOT / "docker-compose.yml"

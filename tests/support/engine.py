@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STANDIN_BUILD = REPO_ROOT / "tests" / "images" / "build.sh"
 
@@ -32,6 +34,13 @@ PROJECT_PREFIX = "tbtest"
 
 def on_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """Skips on a developer's machine; fails on CI, where everything must run."""
+    if on_ci():
+        pytest.fail(f"required on CI: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def run(args: list[str], timeout: float = 120, check: bool = False, **kwargs) -> subprocess.CompletedProcess:

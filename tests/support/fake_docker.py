@@ -10,12 +10,14 @@ answers the way the real CLI does in the situation the environment describes:
   FAKE_DOCKER_COMPOSE_OUTPUT  a file printed by every compose subcommand
                           except `version` (e.g. what `logs` shows)
   FAKE_DOCKER_COMPOSE_STATUS  exit status of those subcommands (default 0)
+  FAKE_DOCKER_RECORD_ENV  comma-separated names of variables whose values
+                          each call records too (what Compose would see)
 
 The engine has no containers: `docker ps` prints nothing and `docker inspect`
 finds nothing. `compose up/stop/down/logs/run` only record their arguments.
 
-This module only uses the standard library and no relative imports: the fake
-executables import it directly by its file path.
+DockerSandbox.build writes the fakes into a directory and builds a PATH with
+no Docker at all; read_calls parses the log.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 COMPOSE_V2_VERSION = "2.40.3"
@@ -56,73 +58,87 @@ def split_compose_args(args: list[str]) -> tuple[list[str], list[str]]:
 
 # --- The fake executables --------------------------------------------------------
 
+# The program both fakes run (they tell themselves apart by argv[0]). It is
+# written out whole, with only os, sys and json, because scripts call docker
+# many times a run and Python's start-up is most of a call's cost.
+_FAKE_PROGRAM = r'''
+import json, os, sys
 
-def _record(program: str, args: list[str]) -> None:
-    log = os.environ.get("FAKE_DOCKER_LOG")
-    if log:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"program": program, "args": args, "cwd": os.getcwd()}) + "\n")
+VALUE_OPTIONS = __VALUE_OPTIONS__
+program, args = os.path.basename(sys.argv[0]), sys.argv[1:]
+environ = os.environ
+log = environ.get("FAKE_DOCKER_LOG")
+if log:
+    names = [name for name in environ.get("FAKE_DOCKER_RECORD_ENV", "").split(",") if name]
+    record = {"program": program, "args": args, "cwd": os.getcwd(),
+              "env": {name: environ.get(name) for name in names}}
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
-def _compose_subcommand(version: str, args: list[str]) -> int:
-    _, command = split_compose_args(args)
+def compose(version, args):
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        index += 2 if args[index] in VALUE_OPTIONS else 1
+    command = args[index:]
     if command[:1] == ["version"]:
-        print(version if "--short" in command else f"Docker Compose version v{version}")
+        print(version if "--short" in command else "Docker Compose version v" + version)
         return 0
-    output = os.environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
+    output = environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
     if output:
-        sys.stdout.write(Path(output).read_text())
-    return int(os.environ.get("FAKE_DOCKER_COMPOSE_STATUS", "0"))
+        with open(output, encoding="utf-8") as handle:
+            sys.stdout.write(handle.read())
+    return int(environ.get("FAKE_DOCKER_COMPOSE_STATUS", "0"))
 
 
-def _daemon_problem() -> str | None:
-    daemon = os.environ.get("FAKE_DOCKER_DAEMON", "up")
-    if daemon == "down":
-        return DAEMON_DOWN
-    if daemon == "denied":
-        return PERMISSION_DENIED
-    return None
-
-
-def fake_main(program: str, args: list[str]) -> int:
-    _record(program, args)
-    if program == "docker-compose":
-        return _compose_subcommand(COMPOSE_V1_VERSION, args)
+def docker(args):
     if args[:1] == ["compose"]:
-        if os.environ.get("FAKE_DOCKER_PLUGIN", "present") != "present":
-            print(NOT_A_DOCKER_COMMAND, file=sys.stderr)
+        if environ.get("FAKE_DOCKER_PLUGIN", "present") != "present":
+            print(__NOT_A_DOCKER_COMMAND__, file=sys.stderr)
             return 1
-        return _compose_subcommand(COMPOSE_V2_VERSION, args[1:])
-    problem = _daemon_problem()
-    if args[:1] == ["version"]:
-        if problem:
-            print(problem, file=sys.stderr)
-            return 1
-        print(SERVER_VERSION)
-        return 0
+        return compose(__COMPOSE_V2_VERSION__, args[1:])
+    problem = {"down": __DAEMON_DOWN__, "denied": __PERMISSION_DENIED__}.get(environ.get("FAKE_DOCKER_DAEMON", "up"))
     if problem:
         print(problem, file=sys.stderr)
         return 1
+    if args[:1] == ["version"]:
+        print(__SERVER_VERSION__)
+        return 0
     if args[:1] == ["ps"]:
         return 0  # no containers
     if args[:1] in (["inspect"], ["port"], ["logs"], ["exec"]):
-        print(f"Error: No such object: {args[-1] if len(args) > 1 else ''}", file=sys.stderr)
+        print("Error: No such object: " + (args[-1] if len(args) > 1 else ""), file=sys.stderr)
         return 1
     return 0
+
+
+sys.exit(compose(__COMPOSE_V1_VERSION__, args) if program == "docker-compose" else docker(args))
+'''
+
+
+def fake_program() -> str:
+    """The source of the fake executables, with this module's constants."""
+    values = {
+        "__VALUE_OPTIONS__": repr(set(_COMPOSE_VALUE_OPTIONS)),
+        "__NOT_A_DOCKER_COMMAND__": repr(NOT_A_DOCKER_COMMAND),
+        "__DAEMON_DOWN__": repr(DAEMON_DOWN),
+        "__PERMISSION_DENIED__": repr(PERMISSION_DENIED),
+        "__SERVER_VERSION__": repr(SERVER_VERSION),
+        "__COMPOSE_V2_VERSION__": repr(COMPOSE_V2_VERSION),
+        "__COMPOSE_V1_VERSION__": repr(COMPOSE_V1_VERSION),
+    }
+    source = _FAKE_PROGRAM
+    for name, value in values.items():
+        source = source.replace(name, value)
+    return source
 
 
 # --- Setting them up ------------------------------------------------------------
 
 
-def _write_executable(path: Path, program: str) -> None:
-    module_dir = Path(__file__).resolve().parent
-    path.write_text(
-        f"#!{sys.executable} -S\n"
-        "import sys\n"
-        f"sys.path.insert(0, {str(module_dir)!r})\n"
-        "import fake_docker\n"
-        f"sys.exit(fake_docker.fake_main({program!r}, sys.argv[1:]))\n"
-    )
+def _write_executable(path: Path) -> None:
+    # -S: no site-packages; the fake needs nothing beyond the standard library.
+    path.write_text(f"#!{sys.executable} -S\n{fake_program()}")
     path.chmod(0o755)
 
 
@@ -161,8 +177,8 @@ class DockerSandbox:
         sandbox = cls(root / "docker-bin", root / "compose-v1-bin", root / "no-docker-bin")
         sandbox.docker_bin.mkdir(parents=True)
         sandbox.compose_v1_bin.mkdir(parents=True)
-        _write_executable(sandbox.docker_bin / "docker", "docker")
-        _write_executable(sandbox.compose_v1_bin / "docker-compose", "docker-compose")
+        _write_executable(sandbox.docker_bin / "docker")
+        _write_executable(sandbox.compose_v1_bin / "docker-compose")
         _path_without_docker(sandbox.no_docker_bin, path if path is not None else os.environ.get("PATH", ""))
         return sandbox
 
@@ -183,6 +199,7 @@ class Call:
     program: str
     args: tuple[str, ...]
     cwd: str
+    env: dict[str, str | None] = field(default_factory=dict)  # FAKE_DOCKER_RECORD_ENV
 
     @property
     def is_compose(self) -> bool:
@@ -209,9 +226,5 @@ def read_calls(log: Path) -> list[Call]:
     calls = []
     for line in log.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        calls.append(Call(record["program"], tuple(record["args"]), record["cwd"]))
+        calls.append(Call(record["program"], tuple(record["args"]), record["cwd"], record.get("env", {})))
     return calls
-
-
-if __name__ == "__main__":
-    sys.exit(fake_main(Path(sys.argv[0]).name, sys.argv[1:]))

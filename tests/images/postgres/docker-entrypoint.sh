@@ -159,11 +159,19 @@ temp_server_stop() {
 }
 
 # psql as the official image runs it for init files: over the socket, as the
-# bootstrap superuser, stop at the first error, no ~/.psqlrc surprises.
+# bootstrap superuser, in POSTGRES_DB unless the caller passes --dbname, stop
+# at the first error, no ~/.psqlrc surprises.
 process_sql() {
 	local -a query_runner=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc)
+	if [[ -n "$POSTGRES_DB" ]]; then
+		query_runner+=(--dbname "$POSTGRES_DB")
+	fi
 	PGHOST='' PGHOSTADDR='' "${query_runner[@]}" "$@"
 }
+
+# Sourced init scripts written for the official image may call its helper
+# by name; keep that name working.
+docker_process_sql() { process_sql "$@"; }
 
 setup_db() {
 	local exists

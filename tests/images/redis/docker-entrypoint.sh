@@ -12,6 +12,15 @@ normalise_args() {
 	return 1
 }
 
+# redis-server only accepts these informational flags as its sole argument.
+is_info_invocation() {
+	[ $# -eq 1 ] || return 1
+	case "$1" in
+	-v | --version | -h | --help | --test-memory | --check-system) return 0 ;;
+	esac
+	return 1
+}
+
 # A config file that decides protected-mode itself keeps its own choice.
 conf_sets_protected_mode() {
 	case "$1" in
@@ -43,7 +52,9 @@ _main() {
 		# a config file (which redis-server only accepts as first argument) and
 		# before the operator's own options, so theirs still win.
 		shift
-		if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+		if is_info_invocation "$@"; then
+			set -- redis-server "$@"
+		elif [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 			conf="$1"
 			shift
 			if conf_sets_protected_mode "$conf"; then

@@ -93,7 +93,7 @@ def parse_database_url(url: str) -> DatabaseUrl:
     match = re.match(r"^(postgres|postgresql)://", url)
     if not match:
         raise ValueError("the URL must start with the protocol `postgresql://` or `postgres://`")
-    rest = url[match.end():]
+    rest = url[match.end() :]
     # The authority ends at the first "/", "?" or "#": an unencoded one of these
     # in the password therefore cuts it short and the rest fails below.
     cut = min([i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0] or [len(rest)])
@@ -109,7 +109,7 @@ def parse_database_url(url: str) -> DatabaseUrl:
         end = hostport.find("]")
         if end < 0:
             raise ValueError("invalid IPv6 address in database URL")
-        host, port_text = hostport[1:end], hostport[end + 1:]
+        host, port_text = hostport[1:end], hostport[end + 1 :]
         if port_text and not port_text.startswith(":"):
             raise ValueError("invalid port number in database URL")
         port_text = port_text[1:]
@@ -183,7 +183,13 @@ def validate(environ=None) -> Settings:
         try:
             database = parse_database_url(raw_url)
         except ValueError as exc:
-            problems.append(("DATABASE_URL", f"P1013: The provided database string is invalid. {exc}"))
+            problems.append(
+                (
+                    "DATABASE_URL",
+                    f"P1013: The provided database string is invalid. {exc}. Reserved characters in the"
+                    " user name or password (@ : / ? # % & and spaces) must be percent-encoded.",
+                )
+            )
 
     nextauth_url = get("NEXTAUTH_URL")
     if nextauth_url is None:
@@ -201,10 +207,12 @@ def validate(environ=None) -> Settings:
 
     key = get("ENCRYPTION_KEY")
     if key is not None and not _HEX64_RE.match(key):
-        problems.append((
-            "ENCRYPTION_KEY",
-            "must be 256 bits, 64 string characters in hex format, generate via: openssl rand -hex 32",
-        ))
+        problems.append(
+            (
+                "ENCRYPTION_KEY",
+                "must be 256 bits, 64 string characters in hex format, generate via: openssl rand -hex 32",
+            )
+        )
 
     for name in BOOLEAN_VARS:
         value = get(name)
@@ -224,7 +232,7 @@ def validate(environ=None) -> Settings:
     if email is not None and not _EMAIL_RE.match(email):
         problems.append(("LANGFUSE_INIT_USER_EMAIL", "Invalid email"))
     password = init["LANGFUSE_INIT_USER_PASSWORD"]
-    if (init["LANGFUSE_INIT_ORG_ID"] and email and password is not None and len(password) < 8):
+    if init["LANGFUSE_INIT_ORG_ID"] and email and password is not None and len(password) < 8:
         problems.append(("LANGFUSE_INIT_USER_PASSWORD", "must contain at least 8 characters"))
     for name in ("LANGFUSE_INIT_PROJECT_PUBLIC_KEY", "LANGFUSE_INIT_PROJECT_SECRET_KEY"):
         if init[name] and ":" in init[name]:

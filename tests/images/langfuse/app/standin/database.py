@@ -115,7 +115,7 @@ def _create_database(db: DatabaseUrl) -> None:
         raise MigrationError(_pg_error(exc)) from exc
     finally:
         conn.close()
-    print(f'PostgreSQL database {db.database} created at {db.where()}')
+    print(f"PostgreSQL database {db.database} created at {db.where()}")
 
 
 def _pg_error(exc: psycopg2.Error) -> str:
@@ -323,9 +323,7 @@ def _migrate_locked(cur, db: DatabaseUrl) -> None:
             "production database: https://pris.ly/d/migrate-baseline"
         )
     cur.execute(_MIGRATIONS_TABLE)
-    cur.execute(
-        'SELECT migration_name, finished_at, rolled_back_at FROM "_prisma_migrations"'
-    )
+    cur.execute('SELECT migration_name, finished_at, rolled_back_at FROM "_prisma_migrations"')
     rows = cur.fetchall()
     failed = [name for name, finished, rolled_back in rows if finished is None and rolled_back is None]
     if failed:
@@ -363,8 +361,7 @@ def _apply(cur, name: str, text: str) -> None:
         cur.execute("ROLLBACK")
         # Like Prisma, remember the failure: later starts stop with P3009.
         cur.execute(
-            'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs)'
-            " VALUES (%s, %s, %s, %s)",
+            'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs) VALUES (%s, %s, %s, %s)',
             (row_id, _checksum(text), name, str(exc)),
         )
         raise MigrationError(

@@ -11,6 +11,7 @@ matter.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
 
 from psycopg2.extras import Json
@@ -32,6 +33,7 @@ class InvalidEvent(ValueError):
 
 
 # --- helpers -------------------------------------------------------------
+
 
 def _text(body: dict, key: str):
     value = body.get(key)
@@ -77,6 +79,7 @@ _MERGE_METADATA = """
 
 # --- event handlers ------------------------------------------------------
 
+
 def _upsert_trace(cur, project_id: str, body: dict, event_time) -> None:
     trace_id = _text(body, "id") or str(uuid.uuid4())
     tags = body.get("tags")
@@ -91,7 +94,7 @@ def _upsert_trace(cur, project_id: str, body: dict, event_time) -> None:
                             input, output, metadata, tags, public, environment)
         VALUES (%(id)s, %(project)s, COALESCE(%(ts)s, %(event_ts)s, now()), %(name)s, %(user)s,
                 %(session)s, %(release)s, %(version)s, %(input)s, %(output)s, %(metadata)s,
-                COALESCE(%(tags)s, '{}'), COALESCE(%(public)s, false), COALESCE(%(env)s, 'default'))
+                COALESCE(%(tags)s::text[], '{}'::text[]), COALESCE(%(public)s, false), COALESCE(%(env)s, 'default'))
         ON CONFLICT (id) DO UPDATE SET
             "timestamp" = COALESCE(%(ts)s, traces."timestamp"),
             name = COALESCE(EXCLUDED.name, traces.name),
@@ -101,7 +104,9 @@ def _upsert_trace(cur, project_id: str, body: dict, event_time) -> None:
             version = COALESCE(EXCLUDED.version, traces.version),
             input = COALESCE(EXCLUDED.input, traces.input),
             output = COALESCE(EXCLUDED.output, traces.output),
-            metadata = """ + _MERGE_METADATA.format(t="traces") + """,
+            metadata = """
+        + _MERGE_METADATA.format(t="traces")
+        + """,
             tags = ARRAY(SELECT DISTINCT unnest(traces.tags || EXCLUDED.tags) ORDER BY 1),
             public = COALESCE(%(public)s, traces.public),
             environment = COALESCE(%(env)s, traces.environment),
@@ -172,7 +177,9 @@ def _upsert_observation(cur, project_id: str, event_type: str, body: dict, event
             model_parameters = COALESCE(EXCLUDED.model_parameters, observations.model_parameters),
             input = COALESCE(EXCLUDED.input, observations.input),
             output = COALESCE(EXCLUDED.output, observations.output),
-            metadata = """ + _MERGE_METADATA.format(t="observations") + """,
+            metadata = """
+        + _MERGE_METADATA.format(t="observations")
+        + """,
             usage = COALESCE(EXCLUDED.usage, observations.usage),
             level = COALESCE(%(level)s, observations.level),
             status_message = COALESCE(EXCLUDED.status_message, observations.status_message),
@@ -284,18 +291,34 @@ def ingest(conn, project_id: str, payload) -> tuple[int, dict]:
         for event in batch:
             event_id = event.get("id") if isinstance(event, dict) else None
             if not isinstance(event_id, str) or not event_id:
-                errors.append({"id": "", "status": 400, "message": "Invalid request data", "error": "id: Required"})
+                errors.append(
+                    {"id": "", "status": 400, "message": "Invalid request data", "error": "id: Required"}
+                )
                 continue
             cur.execute("SAVEPOINT event")
             try:
                 _handle(cur, project_id, event)
             except InvalidEvent as exc:
                 cur.execute("ROLLBACK TO SAVEPOINT event")
-                errors.append({"id": event_id, "status": 400, "message": "Invalid request data", "error": str(exc)})
+                errors.append(
+                    {"id": event_id, "status": 400, "message": "Invalid request data", "error": str(exc)}
+                )
                 continue
             except Exception as exc:  # noqa: BLE001 - reported per event like the original
                 cur.execute("ROLLBACK TO SAVEPOINT event")
-                errors.append({"id": event_id, "status": 500, "message": "Error processing events", "error": str(exc).strip()})
+                print(
+                    f"ingestion: event {event_id} ({event.get('type')}) failed: {str(exc).strip()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                errors.append(
+                    {
+                        "id": event_id,
+                        "status": 500,
+                        "message": "Error processing events",
+                        "error": str(exc).strip(),
+                    }
+                )
                 continue
             cur.execute("RELEASE SAVEPOINT event")
             successes.append({"id": event_id, "status": 201})
@@ -348,17 +371,49 @@ def _observations(cur, project_id: str, trace_id: str) -> list:
     )
     result = []
     for row in cur.fetchall():
-        (oid, tid, otype, name, start, end, cst, model, params, inp, out, metadata, usage,
-         level, status, parent, version, environment) = row
-        result.append({
-            "id": oid, "traceId": tid, "type": otype, "name": name,
-            "startTime": iso(start), "endTime": iso(end), "completionStartTime": iso(cst),
-            "model": model, "modelParameters": params, "input": inp, "output": out,
-            "metadata": metadata, "usageDetails": _usage_details(usage),
-            "level": level, "statusMessage": status, "parentObservationId": parent,
-            "version": version, "environment": environment,
-            "latency": (end - start).total_seconds() if end else None,
-        })
+        (
+            oid,
+            tid,
+            otype,
+            name,
+            start,
+            end,
+            cst,
+            model,
+            params,
+            inp,
+            out,
+            metadata,
+            usage,
+            level,
+            status,
+            parent,
+            version,
+            environment,
+        ) = row
+        result.append(
+            {
+                "id": oid,
+                "traceId": tid,
+                "type": otype,
+                "name": name,
+                "startTime": iso(start),
+                "endTime": iso(end),
+                "completionStartTime": iso(cst),
+                "model": model,
+                "modelParameters": params,
+                "input": inp,
+                "output": out,
+                "metadata": metadata,
+                "usageDetails": _usage_details(usage),
+                "level": level,
+                "statusMessage": status,
+                "parentObservationId": parent,
+                "version": version,
+                "environment": environment,
+                "latency": (end - start).total_seconds() if end else None,
+            }
+        )
     return result
 
 
@@ -372,11 +427,34 @@ def _scores(cur, project_id: str, trace_id: str) -> list:
         (project_id, trace_id),
     )
     result = []
-    for (sid, tid, oid, name, value, string, dtype, source, comment, environment, ts, created, updated) in cur.fetchall():
+    for (
+        sid,
+        tid,
+        oid,
+        name,
+        value,
+        string,
+        dtype,
+        source,
+        comment,
+        environment,
+        ts,
+        created,
+        updated,
+    ) in cur.fetchall():
         score = {
-            "id": sid, "traceId": tid, "observationId": oid, "name": name, "value": value,
-            "dataType": dtype, "source": source, "comment": comment, "environment": environment,
-            "timestamp": iso(ts), "createdAt": iso(created), "updatedAt": iso(updated),
+            "id": sid,
+            "traceId": tid,
+            "observationId": oid,
+            "name": name,
+            "value": value,
+            "dataType": dtype,
+            "source": source,
+            "comment": comment,
+            "environment": environment,
+            "timestamp": iso(ts),
+            "createdAt": iso(created),
+            "updatedAt": iso(updated),
         }
         if string is not None:
             score["stringValue"] = string
@@ -387,15 +465,18 @@ def _scores(cur, project_id: str, trace_id: str) -> list:
 def get_trace(conn, project_id: str, trace_id: str):
     """TraceWithFullDetails as the SDK's fetch_trace() expects, or None."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT {_TRACE_COLUMNS} FROM traces WHERE project_id = %s AND id = %s",
-                    (project_id, trace_id))
+        cur.execute(
+            f"SELECT {_TRACE_COLUMNS} FROM traces WHERE project_id = %s AND id = %s", (project_id, trace_id)
+        )
         row = cur.fetchone()
         if row is None:
             return None
         trace = _trace_dict(row, project_id)
         trace["observations"] = _observations(cur, project_id, trace_id)
         trace["scores"] = _scores(cur, project_id, trace_id)
-    times = [o["startTime"] for o in trace["observations"]] + [o["endTime"] for o in trace["observations"] if o["endTime"]]
+    times = [o["startTime"] for o in trace["observations"]] + [
+        o["endTime"] for o in trace["observations"] if o["endTime"]
+    ]
     if times:
         parsed = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times]
         trace["latency"] = (max(parsed) - min(parsed)).total_seconds()

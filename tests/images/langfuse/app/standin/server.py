@@ -206,7 +206,9 @@ class Handler(BaseHTTPRequestHandler):
         trace_match = re.fullmatch(r"/api/public/traces/([^/]+)", path)
         try:
             if path == "/api/public/projects" and method == "GET":
-                self._send_json(200, {"data": [{"id": project["id"], "name": project["name"], "metadata": {}}]})
+                self._send_json(
+                    200, {"data": [{"id": project["id"], "name": project["name"], "metadata": {}}]}
+                )
                 return 200
             if path == "/api/public/ingestion" and method == "POST":
                 error, payload = self._read_json()
@@ -225,7 +227,13 @@ class Handler(BaseHTTPRequestHandler):
                 with self.app.db() as conn:
                     trace = ingestion.get_trace(conn, project["id"], trace_match.group(1))
                 if trace is None:
-                    self._send_json(404, {"error": "LangfuseNotFoundError", "message": "Trace not found within authorized project"})
+                    self._send_json(
+                        404,
+                        {
+                            "error": "LangfuseNotFoundError",
+                            "message": "Trace not found within authorized project",
+                        },
+                    )
                     return 404
                 self._send_json(200, trace)
                 return 200

@@ -53,7 +53,7 @@ backup_redis() {
     local folder="$1" container
     container="$(running_container_of redis)"
     REDISCLI_AUTH="$REDIS_PASSWORD" docker exec -e REDISCLI_AUTH "$container" sh -c \
-        'redis-cli --rdb /tmp/backup.rdb >/dev/null && cat /tmp/backup.rdb; status=$?; rm -f /tmp/backup.rdb; exit $status' \
+        'redis-cli --rdb /tmp/backup.rdb >/tmp/backup.log 2>&1 && cat /tmp/backup.rdb; status=$?; [ "$status" = 0 ] || cat /tmp/backup.log >&2; rm -f /tmp/backup.rdb /tmp/backup.log; exit $status' \
         >"$folder/redis.rdb" || die "the Redis snapshot failed"
 }
 

@@ -10,6 +10,8 @@
 # The old data is moved aside first and put back if anything fails.
 set -eu
 
+# The service's own password is not set on the temporary server.
+unset REDISCLI_AUTH
 data=/data
 aside="$data/.before-restore"
 socket=/tmp/restore-redis.sock

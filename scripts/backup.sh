@@ -23,18 +23,6 @@ Exit status: 0 done (prints the folder), 1 failed, 2 usage error.
 EOF
 }
 
-VALID_OPTIONS="-h --help"
-
-parse_args() {
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
-            *) add_service "$1"; shift ;;
-        esac
-    done
-}
-
 # pg_dump takes one snapshot per database, so each archive is consistent
 # while TransBot keeps writing.
 backup_postgres() {
@@ -75,7 +63,7 @@ FOLDER=""
 main() {
     local service
     local -a with_data
-    parse_args "$@"
+    parse_services "$@"
     require_env
     require_docker
     mapfile -t with_data < <(services_with_data)

@@ -23,16 +23,13 @@ EOF
 }
 
 main() {
-    local container flags
     case "${1:-}" in
         -h | --help) usage; exit 0 ;;
         --) shift ;;
     esac
     require_env
     require_docker
-    container="$(running_container_of postgres)"
-    mapfile -t flags < <(exec_tty_flags)
-    exec docker exec "${flags[@]}" "$container" \
+    exec_in_service postgres -- \
         psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"
 }
 

@@ -22,16 +22,14 @@ EOF
 }
 
 main() {
-    local container flags
     case "${1:-}" in
         -h | --help) usage; exit 0 ;;
         --) shift ;;
     esac
     require_env
     require_docker
-    container="$(running_container_of redis)"
-    mapfile -t flags < <(exec_tty_flags)
-    REDISCLI_AUTH="$REDIS_PASSWORD" exec docker exec "${flags[@]}" -e REDISCLI_AUTH "$container" redis-cli "$@"
+    export REDISCLI_AUTH="$REDIS_PASSWORD"
+    exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"
 }
 
 main "$@"

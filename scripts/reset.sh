@@ -26,7 +26,6 @@ Exit status: 0 deleted (or nothing to delete), 1 failed or declined,
 EOF
 }
 
-ASSUME_YES=false
 
 VALID_OPTIONS="-y --yes -h --help"
 
@@ -66,20 +65,6 @@ in_service_container() {
     compose run --rm --no-deps -T --user 0 --entrypoint sh "$1" -c "$2" </dev/null
 }
 
-confirm() {
-    local answer
-    $ASSUME_YES && return 0
-    if [[ ! -t 0 ]]; then
-        error "refusing to delete data without a terminal to confirm on; add --yes to confirm in a script"
-        exit "$EXIT_USAGE"
-    fi
-    read -r -p "Type 'yes' to delete this data: " answer || true
-    if [[ "$answer" != yes ]]; then
-        error "not confirmed; nothing was deleted"
-        exit "$EXIT_FAILURE"
-    fi
-}
-
 main() {
     local service targets=() to_stop=()
     parse_args "$@"
@@ -102,7 +87,7 @@ main() {
         info "  volumes/$service  ($(folder_size "$service"))"
     done
     info "Kept: .env.infra and the data of every other service."
-    confirm
+    confirm_destruction "delete this data" "nothing was deleted"
     step "Stopping $(join_by_comma "${to_stop[@]}")..."
     compose stop "${to_stop[@]}" 2>&1 | redact_secrets
     for service in "${targets[@]}"; do

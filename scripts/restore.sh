@@ -29,7 +29,6 @@ EOF
 }
 
 VALID_OPTIONS="-y --yes -h --help"
-ASSUME_YES=false
 BACKUP=""
 
 parse_args() {
@@ -86,14 +85,6 @@ verify_redis() {
         <"$BACKUP/redis.rdb" || die "redis.rdb is not a valid Redis snapshot; nothing was restored"
 }
 
-confirm() {
-    local answer
-    $ASSUME_YES && return 0
-    [[ -t 0 ]] || usage_error "refusing to replace data without a terminal to confirm on; add --yes to confirm in a script"
-    read -r -p "Type 'yes' to replace the current data: " answer || true
-    [[ "$answer" == yes ]] || die "not confirmed; nothing was restored"
-}
-
 restore_postgres() {
     local container
     container="$(running_container_of postgres)"
@@ -142,7 +133,7 @@ main() {
     verify_backup
     info "This replaces the current data of: $(join_by_comma "${RESTORE_SERVICES[@]}")"
     info "with backup $(printable "$BACKUP") ($(awk '$1 == "created" { print $2 }' "$BACKUP/$MANIFEST"))."
-    confirm
+    confirm_destruction "replace the current data" "nothing was restored"
     for service in "${RESTORE_SERVICES[@]}"; do
         "restore_$service"
     done

@@ -18,18 +18,6 @@ Exit status: 0 stopped, 1 failed, 2 usage error.
 EOF
 }
 
-VALID_OPTIONS="-h --help"
-
-parse_args() {
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
-            *) add_service "$1"; shift ;;
-        esac
-    done
-}
-
 # Langfuse keeps running without its database, but every request fails
 # until postgres is back: say so rather than let it look like a Langfuse bug.
 warn_about_dependents() {
@@ -43,7 +31,7 @@ warn_about_dependents() {
 }
 
 main() {
-    parse_args "$@"
+    parse_services "$@"
     load_env_if_present
     require_docker
     if ((${#SERVICES[@]} == 0)); then

@@ -127,6 +127,30 @@ printable() {
     printf '%s' "$1" | LC_ALL=C tr -c '[:print:]' '?'
 }
 
+# Asks before destroying data. ASSUME_YES=true (from -y/--yes) skips the
+# question; without a terminal to ask on, that flag is required (exit 2).
+# Usage: confirm_destruction "delete this data" "nothing was deleted"
+ASSUME_YES=false
+confirm_destruction() {
+    local action="$1" unchanged="$2" answer
+    $ASSUME_YES && return 0
+    [[ -t 0 ]] ||
+        usage_error "refusing to $action without a terminal to confirm on; add --yes to confirm in a script"
+    read -r -p "Type 'yes' to $action: " answer || true
+    [[ "$answer" == yes ]] || die "not confirmed; $unchanged"
+}
+
+# Parses "[SERVICE...]" and -h/--help, for scripts with no other option.
+parse_services() {
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            -*) unknown_option "$1" "-h --help" ;;
+            *) add_service "$1"; shift ;;
+        esac
+    done
+}
+
 # Prints the text of a here-document given on stdin; used for --help.
 print_usage() {
     cat

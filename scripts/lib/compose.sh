@@ -157,12 +157,20 @@ running_container_of() {
     printf '%s' "$container"
 }
 
-# `docker exec` flags for a command a person may type into: -i always (so
-# input can be piped in), -t only when both ends are a terminal.
-exec_tty_flags() {
-    if [[ -t 0 && -t 1 ]]; then
-        printf '%s\n' -i -t
-    else
-        printf '%s\n' -i
-    fi
+# Replaces this process with COMMAND in SERVICE's running container, for a
+# person to type into: -i always (so input can be piped in), -t only when
+# both ends are a terminal. Variables named before -- are passed through
+# from this environment (docker exec -e NAME), never on a command line.
+# Usage: exec_in_service SERVICE [VARIABLE...] -- COMMAND...
+exec_in_service() {
+    local service="$1" container flags=(-i)
+    shift
+    while (($# > 0)) && [[ "$1" != -- ]]; do
+        flags+=(-e "$1")
+        shift
+    done
+    shift
+    [[ -t 0 && -t 1 ]] && flags+=(-t)
+    container="$(running_container_of "$service")"
+    exec docker exec "${flags[@]}" "$container" "$@"
 }

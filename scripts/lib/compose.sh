@@ -111,7 +111,13 @@ redact_secrets() {
             index=$((index + 1))
             export "REDACT_$index=${!name}"
         done < <(secret_names)
-        REDACT_COUNT="$index" awk '
+        # mawk fills its input buffer before it processes a line, which would
+        # hold back `logs -f` output; -W interactive makes it line by line.
+        local awk_options=()
+        if awk -W version 2>/dev/null | grep -qi mawk; then
+            awk_options=(-W interactive)
+        fi
+        REDACT_COUNT="$index" awk "${awk_options[@]}" '
             BEGIN { n = ENVIRON["REDACT_COUNT"] + 0
                     for (i = 1; i <= n; i++) secret[i] = ENVIRON["REDACT_" i] }
             {

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import select
+import signal
 import stat
+import subprocess
 import urllib.request
 
 import psycopg
@@ -89,6 +93,35 @@ def test_logs_prints_each_service(journey):
     assert only_redis.returncode == 0, only_redis
     lines = [line for line in only_redis.stdout.splitlines() if "|" in line]
     assert lines and all("redis" in line.split("|")[0] for line in lines)
+
+
+def test_logs_follow_ends_cleanly_on_ctrl_c(journey):
+    # Ctrl-C reaches the whole foreground process group, as in a terminal.
+    process = subprocess.Popen([str(journey.root / "scripts" / "logs.sh"), "-f", "redis"], env=journey.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               text=True, start_new_session=True)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready and process.stdout.readline(), "logs.sh -f printed nothing within 30 s"
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, stderr
+    assert "internal error" not in stderr
+
+
+def test_health_check_wait_polls_until_the_stack_is_healthy(journey):
+    assert journey.script("stop.sh").returncode == 0
+    started = journey.script("start.sh", "--no-wait")
+    assert started.returncode == 0, started
+    result = journey.script("health-check.sh", "--wait", "--timeout", "180")
+    assert result.returncode == 0, result
 
 
 def test_health_check_names_a_stopped_service_and_fails(journey):

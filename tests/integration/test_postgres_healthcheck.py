@@ -16,7 +16,7 @@ def test_only_a_tcp_probe_says_not_ready_while_init_scripts_run(pool, tmp_path):
     socket_probe = ["pg_isready", "-U", POSTGRES_USER, "-d", POSTGRES_DB]
     tcp_probe = [*socket_probe, "-h", "127.0.0.1"]
     compose_probe = healthcheck_command("postgres")
-    assert "-h 127.0.0.1" in compose_probe[-1]
+    assert "-h 127.0.0.1" in " ".join(compose_probe)
     wait_until(lambda: "15-slow.sh: sleeping" in container.logs(), 60, "the slow init script", container)
     socket_rc = container.exec(*socket_probe).returncode
     tcp_rc = container.exec(*tcp_probe).returncode

@@ -82,8 +82,8 @@ def test_every_service_has_a_truthful_healthcheck():
     services = compose_file()["services"]
     postgres = " ".join(services["postgres"]["healthcheck"]["test"])
     assert "pg_isready" in postgres and "-h 127.0.0.1" in postgres and "-U" in postgres and "-d" in postgres
-    redis = " ".join(services["redis"]["healthcheck"]["test"])
-    assert "PONG" in redis and "-a " not in redis
+    redis = services["redis"]["healthcheck"]["test"]
+    assert "-e" in redis and "ping" in redis and "-a" not in redis
     assert services["redis"]["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD")
     langfuse = services["langfuse"]["healthcheck"]["test"]
     assert "wget" in langfuse and "http://127.0.0.1:3000/api/public/health" in langfuse

@@ -68,7 +68,10 @@ app_env_block() {
 # Replaces the block in FILE (or appends it), keeping every other line.
 write_block() {
     local file="$1" tmp line inside=false written=false key
-    [[ -e "$file" ]] || (umask 077 && : >"$file")
+    if [[ ! -e "$file" ]]; then
+        [[ -d "$(dirname -- "$file")" ]] || die "cannot write $file: its folder does not exist; create it first, or pick another file"
+        (umask 077 && : >"$file") 2>/dev/null || die "cannot write $file: its folder is not writable"
+    fi
     [[ -f "$file" && -w "$file" ]] || die "cannot write $file: not a writable regular file"
     tmp="$(mktemp "$file.XXXXXX")"
     chmod "$(stat -L -c '%a' "$file" 2>/dev/null || stat -L -f '%Lp' "$file")" "$tmp"

@@ -42,8 +42,9 @@ main() {
     parse_args "$@"
     prepare_env
     require_docker
-    # Refuse before stopping anything: a busy port must not leave the stack down.
-    check_ports_free
+    # Refuse before stopping anything: a busy port or a read-only volumes/ must
+    # not leave the stack down.
+    check_can_start
     step "Stopping $(if ((${#SERVICES[@]} > 0)); then join_by_comma "${SERVICES[@]}"; else printf 'the stack'; fi)..."
     compose stop "${SERVICES[@]}" 2>&1 | redact_secrets
     start_services

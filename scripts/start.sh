@@ -50,7 +50,7 @@ main() {
     parse_args "$@"
     prepare_env
     require_docker
-    check_ports_free
+    check_can_start
     start_services
     if ! $WAIT; then
         ok "started (not waiting for health; check with ./scripts/health-check.sh --wait)"

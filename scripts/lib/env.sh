@@ -114,6 +114,10 @@ _env_value() {
         \'*)
             [[ "$raw" =~ ^\'([^\']*)\'[[:space:]]*(#.*)?$ ]] ||
                 die "$where: the single quote is not closed, or text follows it"
+            # Compose v2 reads \' as an escaped quote, so it would not see
+            # the value end there and could not parse the file.
+            [[ "${BASH_REMATCH[1]}" != *\\ ]] ||
+                die "$where: a single-quoted value cannot end in a backslash (Compose reads \\' as an escaped quote); use double quotes and write the backslash twice: $key=\"...\\\\\""
             printf '%s' "${BASH_REMATCH[1]}"
             ;;
         \"*)

@@ -2,6 +2,25 @@
 # Bringing services up and reporting on them: what start.sh and restart.sh
 # share. Sourced, never run.
 
+# What would make `up` fail half-way, checked before anything is created:
+# a failed check leaves Docker and the disk as they were.
+check_can_start() {
+    check_volumes_writable
+    check_ports_free
+}
+
+# Docker bind-mounts the services' data from volumes/. On a read-only folder
+# `up` would fail only after creating the network and containers.
+check_volumes_writable() {
+    local volumes="$REPO_ROOT/volumes" probe
+    [[ -d "$volumes" ]] || mkdir -p "$volumes" 2>/dev/null || true
+    if probe="$(mktemp "$volumes/.write-test.XXXXXX" 2>/dev/null)"; then
+        rm -f "$probe"
+        return 0
+    fi
+    die "cannot start: volumes/ is read-only or not writable by $(id -un), and the services keep their data there; make it writable (chmod u+w volumes, or remount its filesystem read-write), then run ./scripts/$SCRIPT_NAME again"
+}
+
 # Every published port must be free, unless this stack's own container for
 # that service already holds it (a second start.sh is not a conflict).
 check_ports_free() {

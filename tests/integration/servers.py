@@ -329,20 +329,26 @@ class Redis:
         wait_until(answers, timeout, "an authenticated PING from the host", self.container)
 
 
-def redis_settings(values: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The redis service's command and environment from the compose file."""
+def redis_settings(values: dict[str, str]) -> tuple[list[str], dict[str, str], list[Mount]]:
+    """The redis service's command, environment and start-script mount from
+    the compose file (its data stays in the container's anonymous volume)."""
     service = compose_service("redis")
     command = [interpolate(str(word), values) for word in service["command"]]
     env = {key: interpolate(str(value), values) for key, value in service["environment"].items()}
-    return command, env
+    mounts = []
+    for volume in service["volumes"]:
+        source, target, *mode = interpolate(volume, values).split(":")
+        if target != "/data":
+            mounts.append(Mount((REPO_ROOT / source).resolve(), target, read_only="ro" in mode))
+    return command, env, mounts
 
 
 def start_redis(pool: ContainerPool, role: str, *, password: str, appendfsync: str | None = None) -> Redis:
     values = {"REDIS_PASSWORD": password}
     if appendfsync is not None:
         values["REDIS_APPENDFSYNC"] = appendfsync
-    command, env = redis_settings(values)
-    container = pool.run(role, "redis", env=env, command=command, publish=(6379,))
+    command, env, mounts = redis_settings(values)
+    container = pool.run(role, "redis", env=env, command=command, mounts=mounts, publish=(6379,))
     server = Redis(container, password, command)
     server.wait_ready()
     return server

@@ -118,11 +118,14 @@ def test_the_example_marks_every_secret_as_a_placeholder():
         assert values[secret] == "change-me"
 
 
-def test_redis_gets_its_password_as_one_argument_with_aof_on():
+def test_redis_gets_its_password_from_the_environment_with_aof_on():
     redis = compose_file()["services"]["redis"]
     command = redis["command"]
     assert isinstance(command, list)
-    assert command[command.index("--requirepass") + 1].startswith("${REDIS_PASSWORD")
+    assert not any("PASSWORD" in str(word) or "requirepass" in str(word) for word in command)
+    assert command[:2] == ["sh", "/usr/local/bin/transbot-redis-server"]
+    assert "./services/redis/redis-server.sh:/usr/local/bin/transbot-redis-server:ro" in redis["volumes"]
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] == "${REDIS_APPENDFSYNC:-everysec}"
 

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Starts redis-server with the password from REDISCLI_AUTH, without ever
+# putting it on a command line.
+#
+# `--requirepass PASSWORD` would show the password in `docker ps --no-trunc`,
+# `docker inspect` and the host's process list. Instead the password's
+# SHA-256 goes to redis-server as a config line on stdin ("-" as the last
+# argument). Hashing also means no character of the password can break the
+# config syntax: spaces, quotes, "$", "#" and non-ASCII all reach Redis as
+# the exact bytes a client will send with AUTH.
+#
+# Usage (the compose file's command): redis-server.sh [redis-server option...]
+set -eu
+
+: "${REDISCLI_AUTH:?REDISCLI_AUTH must hold the Redis password}"
+
+# printf is a shell builtin: the password is not in any process's arguments.
+hash="$(printf '%s' "$REDISCLI_AUTH" | sha256sum | cut -d ' ' -f 1)"
+
+# The image's entrypoint prepares /data and drops to the redis user; "reset"
+# removes the default user's "nopass" before the one password is added.
+exec docker-entrypoint.sh redis-server "$@" - <<CONFIG
+user default reset on #$hash ~* &* +@all
+CONFIG

@@ -133,25 +133,39 @@ result_field() {
 # Docker's healthcheck, printing each one as it gets there. Gives up early
 # when a container stops or restarts (a crash loop never turns healthy), and
 # at the deadline. Returns 1, after showing diagnostics, when it gives up.
+#
+# One `docker inspect` per round for every pending container keeps a quick
+# poll cheap: the services start on the same CPUs.
 wait_until_healthy() {
-    local timeout="$1" began="$SECONDS" service container status restarts
-    local -a pending=() still=()
-    local -A restarts_before=()
+    local timeout="$1" began="$SECONDS" service id state health restarts
+    local -a pending=() still=() ids=()
+    local -A container=() restarts_before=() status=()
     mapfile -t pending < <(selected_services)
     for service in "${pending[@]}"; do
-        restarts_before[$service]="$(_restart_count "$(container_of "$service")")"
+        container[$service]="$(container_of "$service")"
+        restarts_before[$service]="$(_restart_count "${container[$service]}")"
     done
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do
+        status=() ids=()
+        for service in "${pending[@]}"; do
+            [[ -z "${container[$service]}" ]] || ids+=("${container[$service]}")
+        done
+        while read -r id state health restarts; do
+            for service in "${pending[@]}"; do
+                [[ -z "${container[$service]}" || "$id" != "${container[$service]}"* ]] ||
+                    status[$service]="$state $health $restarts"
+            done
+        done < <(((${#ids[@]} == 0)) || docker inspect --format \
+            '{{.Id}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' \
+            "${ids[@]}" 2>/dev/null)
         still=()
         for service in "${pending[@]}"; do
-            container="$(container_of "$service")"
-            status="$(container_status "${container:-none}")"
-            restarts="$(_restart_count "$container")"
-            if [[ "$status" == "running healthy" || "$status" == "running none" ]]; then
+            read -r state health restarts <<<"${status[$service]:-missing none 0}"
+            if [[ "$state $health" == "running healthy" || "$state $health" == "running none" ]]; then
                 ok "$service is healthy ($((SECONDS - began))s)"
-            elif [[ "$status" != running* && "$status" != restarting* && "$status" != created* ]]; then
-                error "$service is not running ($status)"
+            elif [[ "$state" != running && "$state" != restarting && "$state" != created ]]; then
+                error "$service is not running ($state $health)"
                 _give_up "${pending[@]}"
                 return 1
             elif ((restarts > restarts_before[$service])); then
@@ -169,7 +183,7 @@ wait_until_healthy() {
             _give_up "${pending[@]}"
             return 1
         fi
-        sleep 1
+        sleep 0.25
     done
 }
 

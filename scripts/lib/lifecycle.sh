@@ -21,17 +21,17 @@ check_volumes_writable() {
     die "cannot start: volumes/ is read-only or not writable by $(id -un), and the services keep their data there; make it writable (chmod u+w volumes, or remount its filesystem read-write), then run ./scripts/$SCRIPT_NAME again"
 }
 
-# Every published port must be free, unless this stack's own container for
-# that service already holds it (a second start.sh is not a conflict).
+# Every published port must be free, unless this stack's own containers
+# already hold it (a second start.sh is not a conflict).
 check_ports_free() {
-    local service port container busy=()
+    local service port own_ports busy=()
+    # One engine query for the whole project, e.g. "127.0.0.1:5432->5432/tcp".
+    own_ports="$(docker ps --filter "label=com.docker.compose.project=$(project_name)" \
+        --format '{{.Ports}}' 2>/dev/null)" || own_ports=""
     while IFS= read -r service; do
         port="$(port_of "$service")"
         [[ -n "$port" ]] || continue
-        container="$(container_of "$service")"
-        if [[ -n "$container" ]] && docker port "$container" 2>/dev/null | grep -q ":$port\$"; then
-            continue
-        fi
+        [[ "$own_ports" != *":$port->"* ]] || continue
         if port_in_use "$port"; then
             busy+=("port $port for $service is already in use; stop what uses it, or pick another port: $(port_variable_of "$service")=$(neighbour_port "$port") ./scripts/start.sh")
         fi

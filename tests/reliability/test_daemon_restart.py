@@ -74,11 +74,7 @@ def daemon():
 def test_stack_comes_back_by_itself_after_the_daemon_restarts(make_stack, compose_v2, daemon, figures):
     stack = make_stack(compose_v2)
     script_ok(stack, "start.sh")
-    with clients.postgres(stack) as conn:
-        clients.add_translation(conn, "daemon@example.com", "written before the daemon restart")
-    cache = clients.redis_client(stack)
-    cache.set("daemon:key", "kept")
-    cache.close()
+    clients.write_row_and_key(stack, "daemon@example.com", "written before the daemon restart", "daemon:key", "kept")
     before = {name: started for name, _, _, started, *_ in docker_state(stack.project)["containers"]}
     # Stacks left by killed test runs would come back with the daemon too,
     # into folders that no longer exist: remove them first.

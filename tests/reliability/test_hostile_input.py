@@ -177,11 +177,7 @@ CASES: dict[str, Case] = {
 def stack(module_stack):
     stack = module_stack()
     script_ok(stack, "start.sh")
-    with clients.postgres(stack) as conn:
-        clients.add_translation(conn, "hostile@example.com", "must survive every case")
-    cache = clients.redis_client(stack)
-    cache.set("hostile:key", "kept")
-    cache.close()
+    clients.write_row_and_key(stack, "hostile@example.com", "must survive every case", "hostile:key", "kept")
     script_ok(stack, "backup.sh")
     return stack
 

@@ -61,11 +61,7 @@ def stack(module_stack):
 
 
 def _write_marker(stack, number: int, written: list[int]) -> None:
-    with clients.postgres(stack) as conn:
-        clients.add_translation(conn, "cycles@example.com", f"cycle-{number}")
-    cache = clients.redis_client(stack)
-    cache.set(f"cycle:{number}", str(number))
-    cache.close()
+    clients.write_row_and_key(stack, "cycles@example.com", f"cycle-{number}", f"cycle:{number}", str(number))
     written.append(number)
 
 

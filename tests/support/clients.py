@@ -45,3 +45,14 @@ def translation_texts(conn: psycopg.Connection) -> list[str]:
     with conn.cursor() as cur:
         cur.execute("SELECT source_text FROM transbot.translations ORDER BY id")
         return [row[0] for row in cur.fetchall()]
+
+
+def write_row_and_key(stack: Stack, who: str, text: str, key: str, value: str) -> None:
+    """One translation row and one Redis key: the data a test checks later."""
+    with postgres(stack) as conn:
+        add_translation(conn, who, text)
+    cache = redis_client(stack)
+    try:
+        cache.set(key, value)
+    finally:
+        cache.close()

@@ -1113,7 +1113,7 @@ def render(results: Results, settings: Settings, info: dict[str, str], meta: dic
         "service would be ready by its own log if langfuse had started the moment postgres was ready: no start "
         "can beat it. The gap above it is Docker's first probe, which runs one `interval` after the container "
         f"starts ({interval_text(results)}), Compose's reaction to `healthy`, and, for `start.sh`, "
-        "its 1 s health poll and the client probes it runs after Docker says healthy.",
+        "its health poll (every 0.25 s) and the client probes it runs after Docker says healthy.",
         f"- Health check: `health-check.sh` runs a client probe per service (`docker exec psql`, "
         f"`docker exec redis-cli`, HTTP) in parallel, so it is bounded by the slowest `docker exec` "
         f"(tens to hundreds of ms each); `docker compose ps` only asks the engine.",

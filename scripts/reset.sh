@@ -26,7 +26,6 @@ Exit status: 0 deleted (or nothing to delete), 1 failed or declined,
 EOF
 }
 
-
 VALID_OPTIONS="-y --yes -h --help"
 
 parse_args() {

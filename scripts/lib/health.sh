@@ -134,34 +134,28 @@ result_field() {
 # when a container stops or restarts (a crash loop never turns healthy), and
 # at the deadline. Returns 1, after showing diagnostics, when it gives up.
 #
-# One `docker inspect` per round for every pending container keeps a quick
-# poll cheap: the services start on the same CPUs.
+# One `docker inspect` per round for all the containers, keyed by their
+# Compose service label, keeps a quick poll cheap: the services start on the
+# same CPUs.
 wait_until_healthy() {
-    local timeout="$1" began="$SECONDS" service id state health restarts
-    local -a pending=() still=() ids=()
-    local -A container=() restarts_before=() status=()
+    local timeout="$1" began="$SECONDS" service state health restarts
+    local -a pending=() still=() containers=()
+    local -A status=() restarts_before=()
     mapfile -t pending < <(selected_services)
-    for service in "${pending[@]}"; do
-        container[$service]="$(container_of "$service")"
-        restarts_before[$service]="$(_restart_count "${container[$service]}")"
-    done
+    mapfile -t containers < <(for service in "${pending[@]}"; do container_of "$service"; done)
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do
-        status=() ids=()
-        for service in "${pending[@]}"; do
-            [[ -z "${container[$service]}" ]] || ids+=("${container[$service]}")
-        done
-        while read -r id state health restarts; do
-            for service in "${pending[@]}"; do
-                [[ -z "${container[$service]}" || "$id" != "${container[$service]}"* ]] ||
-                    status[$service]="$state $health $restarts"
-            done
-        done < <(((${#ids[@]} == 0)) || docker inspect --format \
-            '{{.Id}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' \
-            "${ids[@]}" 2>/dev/null)
+        status=()
+        while read -r service state health restarts; do
+            status[$service]="$state $health $restarts"
+        done < <(((${#containers[@]} == 0)) || docker inspect --format \
+            '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' \
+            "${containers[@]}" 2>/dev/null)
         still=()
         for service in "${pending[@]}"; do
             read -r state health restarts <<<"${status[$service]:-missing none 0}"
+            # The count seen first is the baseline: any later restart is a crash.
+            : "${restarts_before[$service]:=$restarts}"
             if [[ "$state $health" == "running healthy" || "$state $health" == "running none" ]]; then
                 ok "$service is healthy ($((SECONDS - began))s)"
             elif [[ "$state" != running && "$state" != restarting && "$state" != created ]]; then
@@ -185,11 +179,6 @@ wait_until_healthy() {
         fi
         sleep 0.25
     done
-}
-
-_restart_count() {
-    [[ -n "$1" ]] || { printf '0'; return 0; }
-    docker inspect --format '{{.RestartCount}}' "$1" 2>/dev/null || printf '0'
 }
 
 _give_up() {

@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from support.engine import (  # noqa: E402  (needs the path above)
     run,
     test_images,
 )
+from support import clients  # noqa: E402
 from support.stack import SERVICES, Stack, copy_repository, force_rmtree  # noqa: E402
 
 SCRIPTS = "scripts"
@@ -532,32 +532,23 @@ def measure_idle_window(stack: Stack, window: float, step: float) -> dict:
 def postgres_answers(stack: Stack) -> bool:
     import psycopg
 
-    values = stack.env_file()
     try:
-        with psycopg.connect(host="127.0.0.1", port=stack.ports["postgres"],
-                             user=values.get("POSTGRES_USER", "transbot_user"),
-                             password=values["POSTGRES_PASSWORD"],
-                             dbname=values.get("POSTGRES_DB", "transbot"), connect_timeout=3) as conn:
+        with clients.postgres(stack, connect_timeout=3) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.Error:
         return False
 
 
 def redis_answers(stack: Stack) -> bool:
-    password = stack.env_file()["REDIS_PASSWORD"].encode()
+    import redis
+
+    cache = clients.redis_client(stack)
     try:
-        with socket.create_connection(("127.0.0.1", stack.ports["redis"]), timeout=3) as sock:
-            auth = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password)
-            sock.sendall(auth + b"*1\r\n$4\r\nPING\r\n")
-            reply = b""
-            while reply.count(b"\r\n") < 2:
-                chunk = sock.recv(256)
-                if not chunk:
-                    break
-                reply += chunk
-            return reply.split(b"\r\n")[1:2] == [b"+PONG"]
-    except OSError:
+        return cache.ping() is True
+    except redis.RedisError:
         return False
+    finally:
+        cache.close()
 
 
 def langfuse_answers(stack: Stack) -> bool:

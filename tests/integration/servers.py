@@ -268,19 +268,24 @@ class Postgres:
         wait_until(host_login, 30, "a login from the host", self.container)
 
 
+def config_mounts(service: dict, values: dict[str, str], *, data_dir: str) -> list[Mount]:
+    """The service's bind mounts from the compose file, but for its data
+    directory: that stays in the image's anonymous volume, which `docker rm -v`
+    removes with the container."""
+    mounts = []
+    for volume in service["volumes"]:
+        source, target, *mode = interpolate(volume, values).split(":")
+        if target != data_dir:
+            mounts.append(Mount((REPO_ROOT / source).resolve(), target, read_only="ro" in mode))
+    return mounts
+
+
 def postgres_settings(values: dict[str, str]) -> tuple[dict[str, str], list[Mount]]:
     """The postgres service's environment and init-script mounts from the
     compose file, variables substituted from `values` like an env file."""
     service = compose_service("postgres")
     env = {key: interpolate(str(value), values) for key, value in service["environment"].items()}
-    mounts = []
-    for volume in service["volumes"]:
-        source, target, *mode = interpolate(volume, values).split(":")
-        # The data directory stays in the image's anonymous volume, which
-        # `docker rm -v` removes with the container.
-        if target.startswith(INITDB_DIR):
-            mounts.append(Mount((REPO_ROOT / source).resolve(), target, read_only="ro" in mode))
-    return env, mounts
+    return env, config_mounts(service, values, data_dir="/var/lib/postgresql/data")
 
 
 def start_postgres(pool: ContainerPool, role: str, *, postgres_password: str, langfuse_password: str,
@@ -335,12 +340,7 @@ def redis_settings(values: dict[str, str]) -> tuple[list[str], dict[str, str], l
     service = compose_service("redis")
     command = [interpolate(str(word), values) for word in service["command"]]
     env = {key: interpolate(str(value), values) for key, value in service["environment"].items()}
-    mounts = []
-    for volume in service["volumes"]:
-        source, target, *mode = interpolate(volume, values).split(":")
-        if target != "/data":
-            mounts.append(Mount((REPO_ROOT / source).resolve(), target, read_only="ro" in mode))
-    return command, env, mounts
+    return command, env, config_mounts(service, values, data_dir="/data")
 
 
 def start_redis(pool: ContainerPool, role: str, *, password: str, appendfsync: str | None = None) -> Redis:

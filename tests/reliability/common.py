@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from support.engine import REPO_ROOT, run, unavailable
+from support.engine import REPO_ROOT, project_containers, run, unavailable
 from support.stack import Result, Stack
 
 PLACEHOLDER = "change-me"
@@ -31,31 +31,9 @@ DATA_FOLDERS = ("volumes/postgres", "volumes/redis")
 # --- .env.infra ------------------------------------------------------------------
 
 
-def _unquote(raw: str) -> str:
-    """One value of an env file, as the scripts read it (comments, quotes)."""
-    raw = raw.strip()
-    if raw.startswith("'"):
-        return raw[1:raw.index("'", 1)]
-    if raw.startswith('"'):
-        match = re.match(r'^"((?:[^"\\]|\\.)*)"', raw)
-        assert match, raw
-        return match.group(1).replace('\\"', '"').replace("\\\\", "\\")
-    return re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
-
-
-def env_values(stack: Stack) -> dict[str, str]:
-    """Every KEY=value of the stack's .env.infra, unquoted."""
-    values = {}
-    for line in (stack.root / ".env.infra").read_text().splitlines():
-        match = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$", line)
-        if match:
-            values[match.group(1)] = _unquote(match.group(2))
-    return values
-
-
 def secrets_of(stack: Stack) -> dict[str, str]:
     """The secret values of the stack's .env.infra worth looking for."""
-    values = env_values(stack)
+    values = stack.env_file()
     return {name: values[name] for name in SECRET_NAMES
             if len(values.get(name, "")) >= 6 and values[name] != PLACEHOLDER}
 
@@ -106,13 +84,8 @@ def docker_state(project: str) -> dict[str, object]:
     """The project's containers (with start time and restart count, so a
     restart shows), networks and volumes, from the engine."""
     label = f"label=com.docker.compose.project={project}"
-    ids = run(["docker", "ps", "-aq", "--filter", label]).stdout.split()
-    containers = []
-    if ids:
-        inspected = json.loads(run(["docker", "inspect", *ids]).stdout or "[]")
-        for item in inspected:
-            containers.append((item["Name"], item["Id"][:12], item["State"]["Status"], item["State"]["StartedAt"],
-                               item["RestartCount"], item["Config"]["Image"]))
+    containers = [(item["Name"], item["Id"][:12], item["State"]["Status"], item["State"]["StartedAt"],
+                   item["RestartCount"], item["Config"]["Image"]) for item in _inspect_project(project)]
     networks = run(["docker", "network", "ls", "--filter", label, "--format", "{{.ID}} {{.Name}}"]).stdout.split("\n")
     volumes = run(["docker", "volume", "ls", "--filter", label, "--format", "{{.Name}}"]).stdout.split()
     return {
@@ -125,12 +98,14 @@ def docker_state(project: str) -> dict[str, object]:
 def anonymous_volume_mounts(project: str) -> list[str]:
     """Named or anonymous Docker volumes mounted by the project's containers
     (the stack keeps its data in bind mounts, so there should be none)."""
-    ids = run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"]).stdout.split()
-    if not ids:
-        return []
-    inspected = json.loads(run(["docker", "inspect", *ids]).stdout or "[]")
     return sorted(f"{item['Name']}:{mount.get('Name')}->{mount['Destination']}"
-                  for item in inspected for mount in item["Mounts"] if mount["Type"] == "volume")
+                  for item in _inspect_project(project) for mount in item["Mounts"] if mount["Type"] == "volume")
+
+
+def _inspect_project(project: str) -> list[dict]:
+    """`docker inspect` of every container of the project, stopped ones too."""
+    ids = project_containers(project)
+    return json.loads(run(["docker", "inspect", *ids]).stdout or "[]") if ids else []
 
 
 # --- The disk ----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import redis
 from support import clients
 from support.engine import run
 
-from .common import env_values, health_check, script_ok, set_env_values
+from .common import health_check, script_ok, set_env_values
 
 # Bounds of every write stream: it stops by itself.
 STREAM_MAX_SECONDS = 30
@@ -171,7 +171,7 @@ def _redis_crash(stack, figures, policy: str) -> tuple[int, int, float]:
 
 
 def test_redis_sigkill_with_everysec_loses_at_most_about_a_second(stack, figures):
-    assert env_values(stack).get("REDIS_APPENDFSYNC") == "everysec", "the default must be everysec"
+    assert stack.env_file().get("REDIS_APPENDFSYNC") == "everysec", "the default must be everysec"
     acknowledged, lost, rate = _redis_crash(stack, figures, "everysec")
     # "About one second": a second's worth of writes, with room for the
     # 2 s that Redis may postpone a write while an fsync is slow.

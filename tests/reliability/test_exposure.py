@@ -32,7 +32,6 @@ from .common import (
     SERVICES,
     ProcessListWatcher,
     assert_no_secret,
-    env_values,
     health_check,
     listening_addresses,
     script_ok,
@@ -88,7 +87,7 @@ def test_bind_address_opens_the_ports_on_purpose_and_back(stack):
 
 
 def test_postgres_refuses_clients_without_the_right_password(stack):
-    values = env_values(stack)
+    values = stack.env_file()
     attempts = {
         "no password": dict(password=""),
         "wrong password": dict(password="not-the-password"),
@@ -145,7 +144,7 @@ def _basic(user: str, password: str) -> str:
 
 
 def test_langfuse_public_api_refuses_requests_without_valid_keys(stack):
-    values = env_values(stack)
+    values = stack.env_file()
     public, secret = values["LANGFUSE_PUBLIC_KEY"], values["LANGFUSE_SECRET_KEY"]
     refused = {
         "no header": None,

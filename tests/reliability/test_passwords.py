@@ -29,7 +29,6 @@ from support import clients
 from .common import (
     assert_no_secret,
     docker_state,
-    env_values,
     health_check,
     script_ok,
     secrets_of,
@@ -55,7 +54,7 @@ def stack(module_stack):
     stack = module_stack()
     script_ok(stack, "init-env.sh")
     set_env_values(stack, HOSTILE_ENV)
-    values = env_values(stack)
+    values = stack.env_file()
     # The test's own reading of .env.infra agrees with what it meant to write.
     assert values["POSTGRES_PASSWORD"] == POSTGRES_PASSWORD
     assert values["REDIS_PASSWORD"] == REDIS_PASSWORD
@@ -103,7 +102,7 @@ def test_langfuse_reaches_its_database_and_its_keys_work(stack):
     base = f"http://127.0.0.1:{stack.ports['langfuse']}"
     with urllib.request.urlopen(f"{base}/api/public/health?failIfDatabaseUnavailable=true", timeout=10) as answer:
         assert answer.status == 200
-    values = env_values(stack)
+    values = stack.env_file()
     token = base64.b64encode(f"{values['LANGFUSE_PUBLIC_KEY']}:{values['LANGFUSE_SECRET_KEY']}".encode()).decode()
     request = urllib.request.Request(f"{base}/api/public/projects", headers={"Authorization": f"Basic {token}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
@@ -152,7 +151,7 @@ def test_a_langfuse_db_password_outside_url_safe_characters_is_refused(never_sta
     original = (stack.root / ".env.infra").read_bytes()
     try:
         set_env_values(stack, {"LANGFUSE_DB_PASSWORD": REFUSED_DB_PASSWORDS[case]})
-        value = env_values(stack)["LANGFUSE_DB_PASSWORD"]
+        value = stack.env_file()["LANGFUSE_DB_PASSWORD"]
         files_before = tree_snapshot(stack.root.parent)
         result = stack.script("start.sh", timeout=120)
         assert result.returncode == 1, str(result)
@@ -175,7 +174,7 @@ def test_a_single_quoted_password_ending_in_a_backslash_is_refused_by_name(never
     original = (stack.root / ".env.infra").read_bytes()
     try:
         set_env_values(stack, {"POSTGRES_PASSWORD": "'ends-in-a-backslash\\'"})
-        assert env_values(stack)["POSTGRES_PASSWORD"] == "ends-in-a-backslash\\"
+        assert stack.env_file()["POSTGRES_PASSWORD"] == "ends-in-a-backslash\\"
         result = stack.script("start.sh", timeout=120)
         assert result.returncode == 1, str(result)
         assert "POSTGRES_PASSWORD" in result.stderr, str(result)

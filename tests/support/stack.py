@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -74,6 +75,18 @@ class Result:
         return f"$ {' '.join(self.args)}\nexit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
+def _env_value(raw: str) -> str:
+    """One value of an env file, unquoted as the scripts read it."""
+    raw = raw.strip()
+    if raw.startswith("'"):
+        return raw[1:raw.index("'", 1)]
+    if raw.startswith('"'):
+        match = re.match(r'^"((?:[^"\\]|\\.)*)"', raw)
+        assert match, raw
+        return match.group(1).replace('\\"', '"').replace("\\\\", "\\")
+    return re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
+
+
 @dataclass
 class Stack:
     """One test stack: a repository copy, a project name, ports and images."""
@@ -129,12 +142,13 @@ class Stack:
         return Result(command, completed.returncode, completed.stdout, completed.stderr)
 
     def env_file(self) -> dict[str, str]:
-        """The values in the stack's .env.infra (generated values are plain)."""
+        """Every KEY=value of the stack's .env.infra, read as the scripts
+        read it (export prefix, quotes, trailing comments)."""
         values = {}
         for line in (self.root / ".env.infra").read_text().splitlines():
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                values[key.strip()] = value.strip().strip("'")
+            match = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$", line)
+            if match:
+                values[match.group(1)] = _env_value(match.group(2))
         return values
 
     def container(self, service: str) -> str:

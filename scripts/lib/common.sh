@@ -33,12 +33,14 @@ readonly SCRIPT_NAME
 
 # Colour only for a person at a terminal, and never when NO_COLOR is set
 # (https://no-color.org). Decided once, here: inside `$(...)` stdout is a
-# pipe, so asking later would never find the terminal.
-_colour_for() {
-    [[ -z "${NO_COLOR:-}" && -t "$1" ]] && printf true || printf false
-}
-_COLOUR_1="$(_colour_for 1)"
-_COLOUR_2="$(_colour_for 2)"
+# pipe, so asking later would never find the terminal (and neither would
+# asking here inside one).
+_COLOUR_1=false
+_COLOUR_2=false
+if [[ -z "${NO_COLOR:-}" ]]; then
+    [[ ! -t 1 ]] || _COLOUR_1=true
+    [[ ! -t 2 ]] || _COLOUR_2=true
+fi
 readonly _COLOUR_1 _COLOUR_2
 
 _paint() { # code fd text...

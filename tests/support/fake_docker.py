@@ -6,7 +6,11 @@ answers the way the real CLI does in the situation the environment describes:
 
   FAKE_DOCKER_PLUGIN      present (default): `docker compose` is Compose v2;
                           missing: `docker compose` is not a docker command
-  FAKE_DOCKER_DAEMON      up (default) | down | denied (no docker group)
+  FAKE_DOCKER_DAEMON      up (default) | down | denied (no docker group) |
+                          silent (fails without a word)
+  FAKE_DOCKER_PROJECT_DIR the folder `docker ps` says the project's containers
+                          were started from (default: none exist)
+  FAKE_DOCKER_COMPOSE_SLEEP  seconds `compose up` takes
   FAKE_DOCKER_API_VERSION the engine's API version (default 1.47)
   FAKE_DOCKER_COMPOSE_VERSION  what `docker compose version` says (default
                           2.40.3); FAKE_DOCKER_COMPOSE_V1_VERSION likewise
@@ -181,6 +185,9 @@ def compose(version, args):
         return 1
     if command[:1] == ["config"]:
         return compose_config(options, command)
+    if command[:1] == ["up"] and environ.get("FAKE_DOCKER_COMPOSE_SLEEP"):
+        import time
+        time.sleep(float(environ["FAKE_DOCKER_COMPOSE_SLEEP"]))
     output = environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
     if output:
         with open(output, encoding="utf-8") as handle:
@@ -194,16 +201,21 @@ def docker(args):
             print(__NOT_A_DOCKER_COMMAND__, file=sys.stderr)
             return 1
         return compose(environ.get("FAKE_DOCKER_COMPOSE_VERSION", __COMPOSE_V2_VERSION__), args[1:])
-    problem = {"down": __DAEMON_DOWN__, "denied": __PERMISSION_DENIED__}.get(environ.get("FAKE_DOCKER_DAEMON", "up"))
-    if problem:
-        print(problem, file=sys.stderr)
+    problem = {"down": __DAEMON_DOWN__, "denied": __PERMISSION_DENIED__, "silent": ""}.get(
+        environ.get("FAKE_DOCKER_DAEMON", "up"))
+    if problem is not None:
+        if problem:
+            print(problem, file=sys.stderr)
         return 1
     if args[:1] == ["version"]:
         wanted = " ".join(args)
         print(environ.get("FAKE_DOCKER_API_VERSION", "1.47") if "APIVersion" in wanted else __SERVER_VERSION__)
         return 0
     if args[:1] == ["ps"]:
-        return 0  # no containers
+        folder = environ.get("FAKE_DOCKER_PROJECT_DIR")
+        if folder and "com.docker.compose.project.working_dir" in " ".join(args):
+            print(folder)
+        return 0  # no containers otherwise
     if args[:1] in (["inspect"], ["port"], ["logs"], ["exec"]):
         print("Error: No such object: " + (args[-1] if len(args) > 1 else ""), file=sys.stderr)
         return 1

@@ -23,16 +23,9 @@ Options:
   --timeout SECONDS    how long to wait for health (default: 300)
   -h, --help           show this help
 
-Exit status: 0 healthy, 1 failed (details printed), 2 usage error,
+Exit status: 0 restarted and healthy, 1 failed (details printed), 2 usage error,
 130 interrupted.
 EOF
 }
 
-main() {
-    local wait timeout
-    local -a services
-    parse_bring_up_args wait timeout services "$@"
-    bring_up restart "$wait" "$timeout" "${services[@]}"
-}
-
-main "$@"
+bring_up restart "$@"

@@ -35,11 +35,4 @@ Exit status: 0 healthy, 1 failed (details printed), 2 usage error,
 EOF
 }
 
-main() {
-    local wait timeout
-    local -a services
-    parse_bring_up_args wait timeout services "$@"
-    bring_up start "$wait" "$timeout" "${services[@]}"
-}
-
-main "$@"
+bring_up start "$@"

@@ -3,13 +3,14 @@
 # restart.sh share. Sourced, never run.
 
 # Starts (or, with MODE restart, stops and starts) the named services with
-# what they depend on, or the whole stack; with WAIT true waits until each
-# is healthy and usable by a client, then prints where to connect.
-# Usage: bring_up start|restart WAIT TIMEOUT [SERVICE...]
+# what they depend on, or the whole stack; unless --no-wait, waits until
+# each is healthy and usable by a client, then prints where to connect.
+# Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait="$2" timeout="$3" model
-    shift 3
-    local -a named=("$@") targets=()
+    local mode="$1" wait timeout model
+    local -a named targets=()
+    shift
+    parse_bring_up_args wait timeout named "$@"
     # A broken .env.infra is reported as such, before Compose reads it.
     [[ ! -f "$ENV_FILE" ]] || prepare_env
     require_docker

@@ -106,12 +106,12 @@ restore_pg_dump() {
         step "Restoring the $database database..."
         if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
             --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$backup/$file"; then
-            ((${#dependents[@]} == 0)) || compose up -d "${dependents[@]}" 2>&1 | redact_secrets || true
+            ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
             die "restoring $file failed (see above); the $database database was left as it was"
         fi
     done < <(postgres_dumps_of "$service")
-    ((${#dependents[@]} == 0)) ||
-        compose_or_die "docker compose up failed (see above); start them with ./scripts/start.sh" up -d "${dependents[@]}"
+    ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" ||
+        die "docker compose up failed (see above); start them with ./scripts/start.sh ${dependents[*]}"
 }
 
 restore_rdb() {
@@ -119,10 +119,10 @@ restore_rdb() {
     step "Restoring $service..."
     compose_or_die "docker compose stop failed (see above); nothing was restored" stop "$service"
     if ! in_service_container "$service" "$(cat "$REPO_ROOT/services/redis/restore-rdb.sh")" <"$backup/$service.rdb"; then
-        compose up -d "$service" 2>&1 | redact_secrets || true
+        compose_up "$service" -- "$service" || true
         die "restoring $service failed (see above); its previous data was kept"
     fi
-    compose_or_die "docker compose up failed (see above); start it with ./scripts/start.sh $service" up -d "$service"
+    compose_up "$service" -- "$service" || die "docker compose up failed (see above); start it with ./scripts/start.sh $service"
 }
 
 main() {

@@ -164,6 +164,41 @@ compose_or_die() {
     compose "$@" 2>&1 | redact_secrets || die "$failure"
 }
 
+# `compose up -d` for SERVICES (none: the whole stack), its output masked;
+# returns Compose's status. RECREATABLE are the services whose containers it
+# may replace (the services and their dependencies).
+# Usage: compose_up [SERVICE...] -- RECREATABLE...
+compose_up() {
+    local -a services=()
+    while [[ "$1" != -- ]]; do services+=("$1"); shift; done
+    shift
+    _clear_what_compose_v1_cannot_recreate "$@"
+    compose up -d "${services[@]}" 2>&1 | redact_secrets
+}
+
+# Compose v1 recreates a changed container from its image's ContainerConfig,
+# which Engine 25+ no longer reports: it then crashes (KeyError:
+# 'ContainerConfig') and leaves the service down. For it, a container whose
+# configuration changed is removed first and `up` creates it afresh. The
+# built-in services keep their data in volumes/; anonymous volumes of a
+# service of your own are not carried over, as they would be on Compose v2.
+_clear_what_compose_v1_cannot_recreate() {
+    local service hash container current
+    compose_is_v1 && version_at_least "$ENGINE_API" 1.44 || return 0
+    (($# > 0)) || return 0
+    while read -r service hash; do
+        grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
+        container="$(container_of "$service")"
+        [[ -n "$container" ]] || continue
+        current="$(docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$container")"
+        [[ "$current" != "$hash" ]] || continue
+        step "Compose v1 cannot recreate $service on Docker Engine 25+; removing its old container first (data in volumes/ is kept)..."
+        if ! { docker stop --time 60 "$container" && docker rm "$container"; } >/dev/null; then
+            die "could not remove the old $service container; remove it (docker rm -f $container) or use Compose v2"
+        fi
+    done < <(compose config --hash="$(IFS=,; printf '%s' "$*")" 2> >(redact_secrets >&2))
+}
+
 # --- The engine's view of the project ------------------------------------------
 
 # The id of SERVICE's container in this project (empty if none), straight from

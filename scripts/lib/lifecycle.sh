@@ -113,7 +113,7 @@ start_services() {
     while [[ "$1" != -- ]]; do named+=("$1"); shift; done
     shift
     step "Starting $(described "${named[@]}") (project $(project_name), Compose $COMPOSE_VERSION, $(current_healthcheck_path) healthchecks)..."
-    if ! compose up -d "${named[@]}" 2>&1 | redact_secrets; then
+    if ! compose_up "${named[@]}" -- "$@"; then
         error "docker compose up failed (see above)"
         _give_up "$@"
         exit "$EXIT_FAILURE"

@@ -353,6 +353,7 @@ def test_read_only_volumes_folder_is_refused_and_starts_nothing(make_stack, comp
 
 
 @pytest.mark.needs_root("mounts a 1 MB tmpfs as the postgres data folder")
+@pytest.mark.serial  # "fails fast" is a time bound: not on a machine busy with other stacks
 def test_full_volumes_folder_fails_fast_with_postgres_diagnostics(make_stack, compose_v2, mount, figures):
     figures.count("hostile_input", "cases_tried")
     stack = make_stack(compose_v2)

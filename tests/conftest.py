@@ -25,6 +25,9 @@ from support.stack import Stack
 LAYERS = ("lint", "unit", "integration", "e2e", "reliability")
 
 
+# First: pytest-xdist reads the xdist_group markers in its own hook, which
+# would otherwise run before this one and see none.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         layer = Path(str(item.fspath)).parent.name

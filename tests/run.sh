@@ -118,6 +118,7 @@ run_part() {
 # A CI runner's SIGTERM or a Ctrl-C: start nothing more, and send the
 # running parts TERM (background commands ignore SIGINT; the suite turns
 # TERM into KeyboardInterrupt, so stacks are still torn down).
+# shellcheck disable=SC2317  # reached through the traps in main
 on_signal() {
     local pid
     INTERRUPTED="$1"

@@ -3,7 +3,8 @@
 - `figures`: the measured numbers of this run (writes acknowledged and
   found after crashes, cycles run, hostile cases tried). They are printed
   at the end of the session (visible with -s) and written to
-  tests/reliability/.last-report.json (git-ignored).
+  tests/reliability/.last-report.json (git-ignored); the sessions of one
+  run (pytest-xdist workers, ./tests/run.sh's phases) add theirs to it.
 - `module_stack`: builds a stack shared by the tests of one module, always
   destroyed at the end of the module.
 - Diagnostics of a module's stack are printed when one of its tests fails.
@@ -12,8 +13,12 @@
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
+import os
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,12 +31,62 @@ REPORT = Path(__file__).resolve().parent / ".last-report.json"
 class Figures(dict):
     """Measured numbers, by topic."""
 
+    def __init__(self):
+        super().__init__()
+        self.counted: set[str] = set()  # "topic.key" of the counts: they add up across sessions
+
     def record(self, topic: str, **values) -> None:
         self.setdefault(topic, {}).update(values)
 
     def count(self, topic: str, key: str, by: int = 1) -> None:
         entry = self.setdefault(topic, {})
         entry[key] = entry.get(key, 0) + by
+        self.counted.add(f"{topic}.{key}")
+
+
+def _run_id() -> str:
+    """One id for every session of one run: ./tests/run.sh's phases and
+    users (TRANSBOT_TEST_RUN), or the workers of one `pytest -n`."""
+    return os.environ.get("TRANSBOT_TEST_RUN") or os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+
+
+def _merge(earlier: dict, collected: Figures, seconds: float, run: str) -> dict:
+    """This session's figures added to those of earlier sessions of the same run."""
+    same_run = earlier.get("run") == run
+    merged = {key: dict(value) for key, value in earlier.items() if same_run and isinstance(value, dict)}
+    counted = set(earlier.get("counted", [])) if same_run else set()
+    for topic, values in collected.items():
+        entry = merged.setdefault(topic, {})
+        for key, value in values.items():
+            adds = f"{topic}.{key}" in collected.counted
+            entry[key] = entry.get(key, 0) + value if adds else value
+    return {
+        **merged,
+        "run": run,
+        "counted": sorted(counted | collected.counted),
+        "written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": max(round(seconds, 1), earlier.get("seconds", 0) if same_run else 0),
+    }
+
+
+def _write_report(collected: Figures, seconds: float) -> dict:
+    """Merges into REPORT under a lock; replaced, not rewritten, so a root
+    and a non-root session can both write it in a folder the user owns."""
+    folder = os.open(REPORT.parent, os.O_RDONLY)  # flock on the folder: no extra lock file
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        try:
+            earlier = json.loads(REPORT.read_text())
+        except (FileNotFoundError, ValueError):
+            earlier = {}
+        summary = _merge(earlier, collected, seconds, _run_id())
+        with tempfile.NamedTemporaryFile("w", dir=REPORT.parent, prefix=".last-report.", delete=False) as out:
+            out.write(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        os.chmod(out.name, 0o644)
+        os.replace(out.name, REPORT)
+    finally:
+        os.close(folder)
+    return summary
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +96,7 @@ def figures():
     yield collected
     if not collected:
         return
-    summary = {
-        "written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(time.monotonic() - began, 1),
-        **collected,
-    }
-    REPORT.write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    summary = _write_report(collected, time.monotonic() - began)
     print("\n===== reliability figures (also in tests/reliability/.last-report.json) =====")
     print(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))
 

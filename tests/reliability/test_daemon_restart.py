@@ -25,6 +25,9 @@ from support.engine import on_ci, remove_stale_projects, run, unavailable
 
 from .common import SERVICES, docker_state, health_check, script_ok
 
+# It stops the engine every other test uses: alone, after the parallel phase.
+pytestmark = [pytest.mark.needs_root("stops and starts the host's dockerd"), pytest.mark.serial]
+
 DOCKERD_LOG = Path("/tmp/transbot-reliability-dockerd.log")
 STOP_SECONDS = 120
 START_SECONDS = 90

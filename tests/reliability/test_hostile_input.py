@@ -329,6 +329,7 @@ def mount():
         subprocess.run(["umount", "-l", str(target)], capture_output=True, timeout=30)
 
 
+@pytest.mark.needs_root("bind-mounts the data folder read-only")
 def test_read_only_volumes_folder_is_refused_and_starts_nothing(make_stack, compose_v2, mount, figures):
     figures.count("hostile_input", "cases_tried")
     stack = make_stack(compose_v2)
@@ -351,6 +352,8 @@ def test_read_only_volumes_folder_is_refused_and_starts_nothing(make_stack, comp
         "start.sh left containers or a network behind although volumes/ cannot be written"
 
 
+@pytest.mark.needs_root("mounts a 1 MB tmpfs as the postgres data folder")
+@pytest.mark.serial  # "fails fast" is a time bound: not on a machine busy with other stacks
 def test_full_volumes_folder_fails_fast_with_postgres_diagnostics(make_stack, compose_v2, mount, figures):
     figures.count("hostile_input", "cases_tried")
     stack = make_stack(compose_v2)

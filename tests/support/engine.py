@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import fcntl
 import functools
 import os
+import re
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +67,28 @@ def engine_problem() -> str | None:
     return None
 
 
+# "2.40.3", "v2.40.3", "5.0.1", "2.29.7-desktop.1", "1.29.2", "1.29.2, build 5becea4c".
+_COMPOSE_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-+, ])")
+
+
+def parse_compose_version(text: str) -> tuple[int, int, int] | None:
+    """The numbers of a Compose version string, or None if it is not one."""
+    match = _COMPOSE_VERSION.match(text.strip())
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), int(match[3] or 0)
+
+
+def compose_family(version: tuple[int, int, int]) -> str | None:
+    """The family of a Compose version: v1 is the Python Compose (1.x); v2
+    is the Go one, every major from 2 on (its version went from 2.40 to 5.0)."""
+    if version[0] == 1:
+        return "v1"
+    if version[0] >= 2:
+        return "v2"
+    return None
+
+
 @dataclass(frozen=True)
 class Compose:
     """One way of running Compose: the words of the command and its version."""
@@ -75,6 +102,13 @@ class Compose:
         """The COMPOSE_COMMAND value that makes the scripts use this Compose."""
         return " ".join(self.command)
 
+    @property
+    def numbers(self) -> tuple[int, int, int]:
+        """The version as numbers, for comparisons such as >= (2, 24)."""
+        parsed = parse_compose_version(self.version)
+        assert parsed is not None, self.version
+        return parsed
+
 
 @functools.cache
 def compose_variants() -> dict[str, Compose | str]:
@@ -85,14 +119,24 @@ def compose_variants() -> dict[str, Compose | str]:
             found[name] = f"{command[0]} is not installed"
             continue
         result = run([*command, "version", "--short"], timeout=30)
-        version = result.stdout.strip().lstrip("v")
-        if result.returncode != 0 or not version:
-            found[name] = f"{' '.join(command)} does not run: {result.stderr.strip()[:200]}"
-        elif not version.startswith("2." if name == "v2" else "1."):
-            found[name] = f"{' '.join(command)} is version {version}, not {name}"
-        else:
-            found[name] = Compose(name, command, version)
+        found[name] = _compose_or_reason(name, command, result)
     return found
+
+
+def _compose_or_reason(name: str, command: tuple[str, ...], result: subprocess.CompletedProcess) -> Compose | str:
+    """What `COMMAND version --short` says about one Compose: a Compose of
+    the family `name` (v1 or v2), or why it cannot be used as one."""
+    words = " ".join(command)
+    version = result.stdout.strip()
+    if result.returncode != 0 or not version:
+        return f"{words} does not run: {result.stderr.strip()[:200]}"
+    numbers = parse_compose_version(version)
+    if numbers is None:
+        return f"{words} printed {version[:80]!r}, which is not a Compose version"
+    family = compose_family(numbers)
+    if family != name:
+        return f"{words} is version {version}, not {name} ({'1.x' if name == 'v1' else '2.x or later'})"
+    return Compose(name, command, version.lstrip("v"))
 
 
 def image_present(image: str) -> bool:
@@ -123,11 +167,73 @@ def test_images() -> dict[str, str]:
     return dict(STANDIN_IMAGES)
 
 
+# Ports handed out by free_port, one empty file per port naming the pid that
+# holds it, shared by every test process on this machine (any user): test
+# sessions run in parallel (pytest-xdist workers, a root and a non-root
+# session, other checkouts), and a port chosen by one must not be chosen by
+# another while it is not yet (or, between a stop and a start, no longer)
+# bound by Docker.
+PORT_REGISTRY = Path(tempfile.gettempdir()) / "transbot-test-ports"
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that no
+    other live test process has been given."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if _reserve(port):
+            return port
+    raise RuntimeError(f"no free port could be reserved in {PORT_REGISTRY}")
+
+
+def _reserve(port: int) -> bool:
+    """Claims a port for this process unless a live process holds it; under
+    the registry's lock, so two processes cannot both reclaim a dead one's."""
+    if not PORT_REGISTRY.is_dir():
+        PORT_REGISTRY.mkdir(exist_ok=True)
+        with contextlib.suppress(PermissionError):  # another user made it first
+            PORT_REGISTRY.chmod(0o1777)
+    lock = os.open(PORT_REGISTRY / ".lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = PORT_REGISTRY / str(port)
+        if path.exists():
+            holder = path.read_text().strip()
+            if not holder.isdigit() or _pid_alive(int(holder)):
+                return False
+            try:
+                path.unlink()  # a dead process's reservation
+            except PermissionError:  # another user's, in the sticky folder
+                return False
+        path.write_text(f"{os.getpid()}\n")
+        _OWN_RESERVATIONS.append(path)
+        return True
+    finally:
+        os.close(lock)
+
+
+_OWN_RESERVATIONS: list[Path] = []
+
+
+@atexit.register
+def _release_ports() -> None:
+    for path in _OWN_RESERVATIONS:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def folder_names(path: Path, helper_image: str) -> list[str]:
+    """The sorted names in a folder, also one a container's user owns with
+    mode 0700 (PostgreSQL's data, uid 70) that this user may not list: then
+    a throw-away container of helper_image lists it, as root, read-only."""
+    try:
+        return sorted(entry.name for entry in path.iterdir())
+    except PermissionError:
+        listed = run(["docker", "run", "--rm", "--user", "0", "--entrypoint", "ls", "-v", f"{path}:/listed:ro",
+                      helper_image, "-A", "/listed"], timeout=120, check=True)
+        return sorted(listed.stdout.split("\n")[:-1])
 
 
 def project_containers(project: str) -> list[str]:

@@ -12,7 +12,9 @@ import time
 
 from .common import script_ok
 
-TIMEOUT = 3
+# Long enough that one round of probes without waiting (up to ~2 s on a
+# loaded 2-core machine) cannot pass for a wait.
+TIMEOUT = 5
 
 
 def test_health_check_wait_gives_up_at_its_timeout_when_a_service_stays_down(make_stack, compose_v2):

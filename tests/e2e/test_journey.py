@@ -24,6 +24,8 @@ import redis
 from support import clients
 from support.engine import folder_names, run
 
+from .common import containers
+
 
 def test_first_start_creates_secrets_and_brings_the_stack_up_healthy(journey):
     result = journey.script("start.sh")
@@ -167,10 +169,14 @@ def test_starting_one_service_brings_it_back(journey):
     assert journey.script("health-check.sh").returncode == 0
 
 
-def test_start_on_a_healthy_stack_is_a_quick_no_op(journey):
+def test_start_on_a_healthy_stack_keeps_its_running_containers(journey):
+    before = containers(journey)
+    env_before = (journey.root / ".env.infra").read_bytes()
     result = journey.script("start.sh")
     assert result.returncode == 0, result
     assert "Created .env.infra" not in result.stdout
+    assert containers(journey) == before, "start.sh recreated or restarted a container of a healthy stack"
+    assert (journey.root / ".env.infra").read_bytes() == env_before
 
 
 def test_restart_waits_for_health(journey):

@@ -7,6 +7,7 @@ benchmark itself could not run.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 from support.engine import Compose, compose_variants, engine_problem, remove_stale_projects, test_images
 
 from .common import BenchError, log
+from .compose_path import choose
 from .machine import image_mode, load_average, machine, other_containers
 from .phases import Bench, Results
-from .report import render
+from .notes import render
 from .settings import Settings, parse_args
 from .timeline import StartRun
 
@@ -63,6 +65,8 @@ def main(argv: list[str]) -> int:
         found = compose_variants().get("v2")
         if not isinstance(found, Compose):
             raise BenchError(f"the baseline needs Compose v2: {found}")
+        path = choose(settings.path, found, dict(os.environ))
+        log(f"path: {path.describe()}")
         removed = remove_stale_projects()
         if removed:
             log(f"removed stale test stacks: {', '.join(sorted(removed))}")
@@ -71,7 +75,7 @@ def main(argv: list[str]) -> int:
         info = machine()
         others_before = other_containers()
         load_before = load_average()
-        bench = Bench(settings, found, images)
+        bench = Bench(settings, found, images, path)
         bench.run()
         others_after = other_containers()
         load_after = load_average()
@@ -97,6 +101,9 @@ def main(argv: list[str]) -> int:
         "duration": f"{duration / 60:.1f} min",
         "images": image_mode(images),
         "standins": all(image.startswith("transbot-standin/") for image in images.values()),
+        "path": path.name,
+        "api": path.api,
+        "path_text": path.describe(),
         "load": (f"{others_before} other container(s) on this engine at the start, {others_after} at the end, "
                  f"up to {max(bench.others_seen, others_before, others_after)} between measurements; "
                  f"1-minute load average {load_before} at the start, {load_after} at the end "

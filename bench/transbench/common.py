@@ -17,11 +17,13 @@ BASELINE = "baseline"
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "latest.md"
 UNKNOWN_OPTION = "--bench-no-such-option"
 
-# Targets from the issue.
+# Targets from the issues (11: both paths; 14: honest figures). A missed
+# target is reported, never a failure.
 START_RATIO_TARGET = 1.10
-GAP_TARGET_S = 2.0
-HEALTH_CHECK_TARGET_S = 1.0
-HEALTHCHECK_CPU_TARGET = 0.01  # of one core
+GAP_TARGET_S = 1.0  # postgres ready -> langfuse container started
+TAIL_TARGET_S = 0.5  # last service ready (its own log) -> start.sh returned
+HEALTH_CHECK_TARGET_S = 0.300
+HEALTHCHECK_CPU_TARGET = 0.01  # of one core, over the whole idle window
 OVERHEAD_TARGET_S = 0.050
 
 
@@ -32,6 +34,11 @@ class BenchError(Exception):
 class Disturbed(BenchError):
     """Something outside the benchmark changed the stack during a measurement
     (on a shared engine: another run restarting dockerd, say)."""
+
+
+class Unrepeatable(BenchError):
+    """A failure that taking the measurement again cannot cure (the scripts
+    took another path than the one measured, say)."""
 
 
 # A measurement that fails is taken again this many times before the run

@@ -11,7 +11,7 @@ from pathlib import Path
 from support.engine import run
 from support.stack import SERVICES, Stack
 
-from .common import BenchError, Disturbed, median
+from .common import BenchError, Disturbed, median, parse_docker_time
 from .timeline import inspect
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -91,18 +91,28 @@ def proc_cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
+def _network_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
+
 def engine_processes(container_ids: list[str]) -> dict[str, list[int]]:
-    """dockerd, containerd, and the containerd shims of the given containers."""
+    """dockerd, containerd, and the containerd shims of the given containers.
+
+    A second engine may run beside this one in its own network namespace
+    (bench/engine-20.10.sh), so dockerd and containerd count only when they
+    share the benchmark's namespace: the engine it talks to, not the other."""
     found: dict[str, list[int]] = {"dockerd": [], "containerd": [], "shims": []}
+    ours = _network_namespace("self")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
-            if comm == "dockerd":
-                found["dockerd"].append(int(entry.name))
-            elif comm == "containerd":
-                found["containerd"].append(int(entry.name))
+            if comm in ("dockerd", "containerd") and _network_namespace(entry.name) == ours:
+                found[comm].append(int(entry.name))
             elif comm.startswith("containerd-shim"):
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 if any(cid in cmdline for cid in container_ids):
@@ -112,10 +122,29 @@ def engine_processes(container_ids: list[str]) -> dict[str, list[int]]:
     return found
 
 
+def host_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (not idle, not waiting)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / CLOCK_TICKS
+
+
+def probes_between(details: dict, began: float, ended: float) -> int | None:
+    """Probes Docker started between two epochs, from its five-entry health
+    log; None when the log may have dropped some (all five inside)."""
+    entries = (details["State"].get("Health") or {}).get("Log") or []
+    starts = [parse_docker_time(entry.get("Start", "")) for entry in entries]
+    inside = [when for when in starts if when is not None and began <= when <= ended]
+    if len(entries) >= 5 and len(inside) == len(entries):
+        return None
+    return len(inside)
+
+
 def measure_idle_window(stack: Stack, window: float, step: float) -> dict:
     """CPU per container and per engine process group over WINDOW seconds,
-    sampled every STEP seconds; the rate is the median of the sub-windows, so
-    a burst of someone else's work on a shared engine does not count."""
+    sampled every STEP seconds. Two rates per item: over the whole window
+    (every probe and burst included: the honest figure) and the median of
+    the sub-windows (which drops bursts, someone else's on a shared engine
+    and the stack's own periodic ones alike)."""
     containers = {}
     for service in SERVICES:
         details = inspect(stack.container(service))
@@ -133,12 +162,16 @@ def measure_idle_window(stack: Stack, window: float, step: float) -> dict:
             values[group] = sum(proc_cpu_seconds(pid) for pid in pids)
         return time.monotonic(), values
 
+    host_before = host_busy_seconds()
+    epoch_began = time.time()
     samples = [sample()]
     began = samples[0][0]
     ticks = max(1, round(window / step))
     for tick in range(1, ticks + 1):
         time.sleep(max(0.0, began + tick * step - time.monotonic()))
         samples.append(sample())
+    epoch_ended = time.time()
+    host_busy = (host_busy_seconds() - host_before) / (samples[-1][0] - began)
     rates: dict[str, float] = {}
     totals: dict[str, float] = {}
     for key in samples[0][1]:
@@ -150,15 +183,21 @@ def measure_idle_window(stack: Stack, window: float, step: float) -> dict:
         details = json.loads(found.stdout)[0] if found.returncode == 0 else {"RestartCount": None, "State": {}}
         if details["RestartCount"] != restarts or not details["State"].get("Running"):
             raise Disturbed(f"{service} was removed, restarted or stopped during the idle window")
-    intervals = {}
+    intervals, start_intervals, probes = {}, {}, {}
     for service, (cid, _, _) in containers.items():
-        check = inspect(cid)["Config"].get("Healthcheck") or {}
+        details = inspect(cid)
+        check = details["Config"].get("Healthcheck") or {}
         disabled = not check or check.get("Test", [""])[0] == "NONE"
         # Docker's default interval is 30 s.
         intervals[service] = None if disabled else (check.get("Interval") or 30e9) / 1e9
+        start_intervals[service] = None if disabled else (check.get("StartInterval") or 0) / 1e9 or None
+        probes[service] = 0 if disabled else probes_between(details, epoch_began, epoch_ended)
     return {
         "rates": rates,
         "probe_intervals": intervals,
+        "start_intervals": start_intervals,
+        "probes": probes,
+        "host_busy_cores": host_busy,
         "window_averages": totals,
         "memory": {service: cgroup.memory_bytes() for service, (_, cgroup, _) in containers.items()},
         "engine_pids": engine,

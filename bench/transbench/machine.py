@@ -35,9 +35,11 @@ def machine() -> dict[str, str]:
     info["os"] = f"{os_name}, kernel {platform.release()}"
     engine = run(["docker", "info", "--format",
                   "{{.ServerVersion}}|{{.CgroupVersion}}|{{.CgroupDriver}}|{{.Driver}}|{{.NCPU}}|{{.MemTotal}}"])
+    api = run(["docker", "version", "--format", "{{.Server.APIVersion}}"]).stdout.strip() or "unknown"
     parts = engine.stdout.strip().split("|")
     if engine.returncode == 0 and len(parts) == 6:
-        info["docker"] = (f"Docker Engine {parts[0]} (cgroup v{parts[1]}, {parts[2]} driver, {parts[3]} storage)")
+        info["docker"] = (f"Docker Engine {parts[0]} (API {api}, cgroup v{parts[1]}, {parts[2]} driver, "
+                          f"{parts[3]} storage{beside_note()})")
     else:
         info["docker"] = "Docker Engine (version unknown)"
     versions = []
@@ -46,6 +48,14 @@ def machine() -> dict[str, str]:
     info["compose"] = "Compose " + ", ".join(versions)
     info["python"] = f"Python {platform.python_version()}"
     return info
+
+
+def beside_note() -> str:
+    """Says so when the engine is not the machine's own (bench/engine-20.10.sh)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host and host not in ("unix:///var/run/docker.sock", "unix:///run/docker.sock"):
+        return f"; at {host}, in its own network namespace beside the machine's engine"
+    return ""
 
 
 def load_average() -> str:

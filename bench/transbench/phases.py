@@ -18,12 +18,14 @@ from .common import (
     SCRIPTS,
     UNKNOWN_OPTION,
     BenchError,
+    Unrepeatable,
     fmt_cpu,
     fmt_seconds,
     log,
     median,
     require_ok,
 )
+from .compose_path import ComposePath
 from .idle import measure_idle_window
 from .settings import Settings
 from .stacks import Stacks, wait_until_answering
@@ -43,8 +45,8 @@ class Results:
 
 
 class Bench(Stacks):
-    def __init__(self, settings: Settings, compose: Compose, images: dict[str, str]):
-        super().__init__(compose, images)
+    def __init__(self, settings: Settings, compose: Compose, images: dict[str, str], path: ComposePath):
+        super().__init__(compose, images, path)
         self.settings = settings
         self.results = Results()
 
@@ -54,7 +56,7 @@ class Bench(Stacks):
             try:
                 return action()
             except BenchError as exc:
-                if number == RETRIES:
+                if number == RETRIES or isinstance(exc, Unrepeatable):
                     raise
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 self.results.retries.append(f"{label}: {first_line}")
@@ -139,7 +141,7 @@ class Bench(Stacks):
                 if kind == SCRIPTS:
                     result = stack.script("health-check.sh")
                 else:
-                    result = stack.compose_cli("ps")
+                    result = self.compose_cli(stack, "ps")
                 samples[kind].append(time.perf_counter() - began)
                 require_ok("health-check.sh" if kind == SCRIPTS else "docker compose ps", result)
         self.note_others()

@@ -22,6 +22,8 @@ class Settings:
     row_counts: list[int]
     output: Path
     from_json: Path | None = None
+    # fast, portable, or None: the path the scripts pick on this engine.
+    path: str | None = None
 
 
 def parse_args(argv: list[str]) -> Settings:
@@ -37,6 +39,11 @@ def parse_args(argv: list[str]) -> Settings:
                         help="length of each idle CPU window (default 60; 10 with --quick)")
     parser.add_argument("--rows", default=None, metavar="N,N,...",
                         help="translation row counts to grow through (default 0,100000,1000000; 0,10000 with --quick)")
+    parser.add_argument("--path", choices=("fast", "portable"), default=None,
+                        help="the compose files to measure, for start.sh and the baseline alike: fast "
+                             "(docker-compose.yml + services/compose/fast-healthchecks.yml; Engine API >= 1.44, "
+                             "Compose >= 2.24) or portable (docker-compose.yml alone); default: what the scripts "
+                             "pick on this engine")
     parser.add_argument("--from-json", type=Path, default=None, metavar="FILE",
                         help="measure nothing: render the table again from a run's .json")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="FILE",
@@ -71,5 +78,6 @@ def parse_args(argv: list[str]) -> Settings:
         row_counts=rows,
         output=output,
         from_json=args.from_json,
+        path=args.path,
     )
 

@@ -15,6 +15,7 @@ from support.engine import Compose, run
 from support.stack import Stack, force_rmtree
 
 from .common import SCRIPTS, BenchError, require_ok
+from .compose_path import ComposePath
 from .machine import other_containers
 from .timeline import EventStream, StartRun, start_timeline
 
@@ -86,13 +87,14 @@ def wait_until_answering(stack: Stack, timeout: float = 300) -> None:
     raise BenchError(f"the stack without healthchecks did not answer within {timeout:.0f} s\n{stack.diagnostics()}")
 
 
-
 class Stacks:
-    """The benchmark's stacks on one engine, one Compose and one set of images."""
+    """The benchmark's stacks on one engine, one Compose, one set of images
+    and one path (the compose files both sides of a comparison run)."""
 
-    def __init__(self, compose: Compose, images: dict[str, str]):
+    def __init__(self, compose: Compose, images: dict[str, str], path: ComposePath):
         self.compose = compose
         self.images = images
+        self.path = path
         self.stacks: list[Stack] = []
         self.scratch: list[Path] = []
         # Containers of anyone else on this engine, seen between measurements.
@@ -103,6 +105,7 @@ class Stacks:
 
     def new_stack(self) -> Stack:
         stack = Stack.create(self.compose, self.images)
+        stack.extra_env.update(dict(self.path.script_env))
         self.stacks.append(stack)
         (stack.root / NO_HEALTHCHECKS_FILE).write_text(NO_HEALTHCHECKS_YAML)
         # Created once, as start.sh would on a first run: the baseline needs it too.
@@ -119,7 +122,7 @@ class Stacks:
             force_rmtree(path)
 
     def down(self, stack: Stack) -> None:
-        require_ok("docker compose down", stack.compose_cli("down", "--remove-orphans", timeout=300))
+        require_ok("docker compose down", self.compose_cli(stack, "down", "--remove-orphans", timeout=300))
 
     def wipe(self, stack: Stack) -> None:
         """No containers, no network, no data: a fresh clone's state (with .env.infra)."""
@@ -142,7 +145,7 @@ class Stacks:
             if kind == SCRIPTS:
                 result = stack.script("start.sh")
             else:
-                result = stack.compose_cli("up", "-d", "--wait", timeout=900)
+                result = self.compose_cli(stack, "up", "-d", "--wait", timeout=900)
             seconds = time.perf_counter() - began
         finally:
             captured = events.stop()
@@ -151,13 +154,19 @@ class Stacks:
                              f"(exit {result.returncode})\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
                              f"{stack.diagnostics()}")
         timeline = start_timeline(stack, t0, seconds, captured)
+        self.path.verify(stack)
         self.note_others()
         return StartRun(kind, rows, seconds, timeline)
 
-    def no_healthcheck_compose(self, stack: Stack, *args: str) -> subprocess.CompletedProcess:
-        files = ["docker-compose.yml", "docker-compose.override.yml", NO_HEALTHCHECKS_FILE]
+    def compose_cli(self, stack: Stack, *args: str, extra_files: tuple[str, ...] = (),
+                    timeout: float = 300) -> subprocess.CompletedProcess:
+        """Raw Compose on the stack with the path's files, passed as the
+        scripts pass them: the baseline runs what start.sh runs."""
         command = [*self.compose.command, "--project-name", stack.project, "--env-file", ".env.infra"]
-        for name in files:
+        for name in [*self.path.files(stack.root), *extra_files]:
             command += ["-f", name]
-        return run([*command, *args], cwd=stack.root, env=stack.env(), timeout=600)
+        return run([*command, *args], cwd=stack.root, env=stack.env(), timeout=timeout)
+
+    def no_healthcheck_compose(self, stack: Stack, *args: str) -> subprocess.CompletedProcess:
+        return self.compose_cli(stack, *args, extra_files=(NO_HEALTHCHECKS_FILE,), timeout=600)
 

@@ -149,5 +149,10 @@ def start_timeline(stack: Stack, t0: float, seconds: float, events: list[dict]) 
         timeline["floor"] = max(timeline["redis_ready"], timeline["postgres_ready"] + timeline["langfuse_own_start"])
     else:
         timeline["floor"] = None
+    # What the command adds after the last service said it was ready: probe
+    # latency, Compose's reaction, the scripts' own poll and client probes.
+    ready = [timeline[f"{s}_ready"] for s in SERVICES]
+    timeline["last_ready"] = max(ready) if None not in ready else None
+    timeline["tail_after_ready"] = diff("returned", "last_ready")
     return timeline
 

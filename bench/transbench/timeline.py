@@ -130,6 +130,12 @@ def start_timeline(stack: Stack, t0: float, seconds: float, events: list[dict]) 
         points[f"{service}_healthy"] = healthy
     timeline = {key: (None if value is None else value - t0) for key, value in points.items()}
     timeline["returned"] = seconds
+    return derive(timeline)
+
+
+def derive(timeline: dict[str, float | None]) -> dict[str, float | None]:
+    """Adds the gaps, the floor and the tails to a timeline of seconds after
+    launch (each service's started, ready and healthy, and returned)."""
 
     def diff(a: str, b: str) -> float | None:
         if timeline.get(a) is None or timeline.get(b) is None:

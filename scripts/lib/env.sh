@@ -165,9 +165,9 @@ validate_env() {
         problems+=("still the placeholder '$PLACEHOLDER': ${placeholders[*]}; run ./scripts/init-env.sh to generate them all at once")
     fi
 
-    _check_port problems POSTGRES_PORT 5432
-    _check_port problems LANGFUSE_PORT 3000
-    _check_port problems REDIS_PORT 6379
+    for name in "${BUILTIN_SERVICES[@]}"; do
+        _check_port problems "$(service_field "$name" port_variable)" "$(service_field "$name" default_port)"
+    done
 
     _check_match problems BIND_ADDRESS '^(([0-9]{1,3}\.){3}[0-9]{1,3}|\[?[0-9A-Fa-f:]+\]?)$' \
         "must be an IP address such as 127.0.0.1 (or 0.0.0.0 to expose the stack on purpose)"
@@ -214,11 +214,14 @@ _check_port() {
 
 # Everything a command that talks to the stack needs from .env.infra:
 # created on first use, read, and checked.
+_ENV_READY=false
 prepare_env() {
+    ! $_ENV_READY || return 0
     create_env_file
     _check_env_file_mode
     load_env_file "$ENV_FILE"
     validate_env
+    _ENV_READY=true
 }
 
 # Loads .env.infra for commands that only read the stack (no creation).
@@ -240,32 +243,21 @@ _check_env_file_mode() {
     fi
 }
 
-# The value of a port variable, or its default.
-port_of() {
-    case "$1" in
-        postgres) printf '%s' "${POSTGRES_PORT:-5432}" ;;
-        langfuse) printf '%s' "${LANGFUSE_PORT:-3000}" ;;
-        redis) printf '%s' "${REDIS_PORT:-6379}" ;;
-    esac
-}
-
-port_variable_of() {
-    case "$1" in
-        postgres) printf 'POSTGRES_PORT' ;;
-        langfuse) printf 'LANGFUSE_PORT' ;;
-        redis) printf 'REDIS_PORT' ;;
-    esac
-}
-
 # For commands that must work without a usable .env.infra (stop, logs): the
 # compose file needs its variables to be set, so read them when they exist,
 # and otherwise give Compose harmless stand-ins for the required secrets.
 load_env_if_present() {
-    local name
     if [[ -f "$ENV_FILE" ]]; then
         _check_env_file_mode
         load_env_file "$ENV_FILE"
     fi
+    export_secret_stand_ins
+}
+
+# Gives every unset secret the placeholder, so Compose can read the compose
+# file (it refuses to without them); nothing is started with these.
+export_secret_stand_ins() {
+    local name
     while IFS= read -r name; do
         [[ -n "${!name:-}" ]] || export "$name=$PLACEHOLDER"
     done < <(secret_names)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from .harness import one_line_error
+
 
 def seed_volume(harness, service: str = "redis"):
     folder = harness.repo / "volumes" / service
@@ -79,6 +81,18 @@ def test_reset_langfuse_points_at_postgres(harness):
     harness.write_env()
     seed_volume(harness, "redis")
     result = harness.run("reset.sh", "langfuse")
-    assert result.returncode == 0, result
-    assert "langfuse keeps its data in postgres" in result.stdout
-    assert harness.compose_calls() == []
+    assert result.returncode == 2, result
+    assert "langfuse keeps no data of its own" in result.stderr and "in postgres" in result.stderr
+    assert harness.calls() == []
+    assert (harness.repo / "volumes" / "redis" / "appendonly.aof").exists(), "redis's data was touched"
+
+
+@pytest.mark.parametrize("script", ["reset.sh", "backup.sh"])
+def test_a_service_of_an_override_file_is_refused_by_the_data_scripts(harness, script):
+    harness.write_env()
+    (harness.repo / "docker-compose.override.yml").write_text("services:\n  mailcatcher:\n    image: busybox\n")
+    seed_volume(harness, "redis")
+    result = harness.run(script, "mailcatcher", "--yes" if script == "reset.sh" else "redis")
+    assert result.returncode == 2, result
+    assert "manages only the built-in data" in one_line_error(result)
+    assert harness.calls() == []

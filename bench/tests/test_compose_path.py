@@ -89,7 +89,25 @@ def test_fast_files_put_the_overlay_between_the_file_and_the_override(api, tmp_p
     assert path.files(tmp_path) == ["docker-compose.yml", FAST_OVERLAY]
 
 
-def test_portable_files_are_the_file_and_the_override(api, tmp_path):
+def test_fast_path_passes_every_file_the_portable_path_none(api, tmp_path):
+    (tmp_path / "docker-compose.override.yaml").write_text("services: {}\n")
+    api("1.45")
+    fast = choose(None, compose("2.40.3"), {})
+    assert fast.cli_files(tmp_path) == ["docker-compose.yml", FAST_OVERLAY, "docker-compose.override.yaml"]
     api("1.41")
-    (tmp_path / "docker-compose.override.yml").write_text("services: {}\n")
-    assert choose(None, compose("2.40.3"), {}).files(tmp_path) == ["docker-compose.yml", "docker-compose.override.yml"]
+    portable = choose(None, compose("2.40.3"), {})
+    # As the scripts do: Compose finds the override by itself.
+    assert portable.cli_files(tmp_path) == []
+    assert portable.files(tmp_path) == ["docker-compose.yml", "docker-compose.override.yaml"]
+
+
+@pytest.mark.parametrize("setting", ["on", "OFF", "yes"])
+def test_a_switch_value_the_scripts_refuse_is_refused(api, setting):
+    api("1.45")
+    with pytest.raises(BenchError, match="must be auto or off"):
+        choose(None, compose("2.40.3"), {"TRANSBOT_FAST_PATH": setting})
+
+
+def test_auto_is_the_default(api):
+    api("1.45")
+    assert choose(None, compose("2.40.3"), {"TRANSBOT_FAST_PATH": "auto"}).name == FAST

@@ -23,6 +23,8 @@ from .common import BenchError, Unrepeatable
 FAST = "fast"
 PORTABLE = "portable"
 FAST_OVERLAY = "services/compose/fast-healthchecks.yml"
+# The override Compose merges by itself, first found wins.
+OVERRIDES = ("docker-compose.override.yml", "docker-compose.override.yaml")
 OFF_SWITCH = "TRANSBOT_FAST_PATH"
 MIN_API = (1, 44)
 MIN_COMPOSE = (2, 24)
@@ -42,7 +44,12 @@ def engine_api() -> str:
 
 
 def switched_off(values: dict[str, str]) -> bool:
-    return values.get(OFF_SWITCH, "").strip().lower() == "off"
+    """TRANSBOT_FAST_PATH as the scripts read it: off, or auto/unset."""
+    setting = values.get(OFF_SWITCH, "")
+    if setting not in ("", "auto", "off"):
+        raise BenchError(f"{OFF_SWITCH} must be auto or off, not {setting!r} (the scripts refuse it too): "
+                         f"unset it, or choose with --path")
+    return setting == "off"
 
 
 @dataclass(frozen=True)
@@ -62,20 +69,31 @@ class ComposePath:
         return self.name == FAST
 
     def files(self, root: Path) -> list[str]:
-        """The -f files, in order, as the scripts pass them (no COMPOSE_FILE:
-        the test stacks scrub it)."""
+        """The compose files in effect, in order (no COMPOSE_FILE: the test
+        stacks scrub it): docker-compose.yml, the fast overlay on the fast
+        path, and the override when there is one."""
         files = ["docker-compose.yml"]
         if self.fast:
             files.append(FAST_OVERLAY)
-        if (root / "docker-compose.override.yml").exists():
-            files.append("docker-compose.override.yml")
+        for override in OVERRIDES:
+            if (root / override).exists():
+                files.append(override)
+                break
         return files
 
-    def describe(self, root: Path | None = None) -> str:
-        files = self.files(root) if root else ["docker-compose.yml"] + ([FAST_OVERLAY] if self.fast else []) + [
-            "docker-compose.override.yml"]
-        flags = " ".join(f"-f {name}" for name in files)
-        return f"{self.name} ({self.reason}): `{flags}` for start.sh and the baseline alike"
+    def cli_files(self, root: Path) -> list[str]:
+        """The -f files as the scripts pass them: all of them on the fast
+        path; none on the portable path, where Compose finds the override by
+        itself, exactly as before the fast path existed."""
+        return self.files(root) if self.fast else []
+
+    def describe(self) -> str:
+        if self.fast:
+            flags = " ".join(f"-f {name}" for name in ["docker-compose.yml", FAST_OVERLAY, OVERRIDES[0]])
+            how = f"`{flags}`"
+        else:
+            how = "no `-f` (Compose reads docker-compose.yml and docker-compose.override.yml itself)"
+        return f"{self.name} ({self.reason}): {how}, for start.sh and the baseline alike"
 
     def verify(self, stack: Stack) -> None:
         """Fails when a start did not take this path: on the fast path every

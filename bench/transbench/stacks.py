@@ -161,9 +161,11 @@ class Stacks:
     def compose_cli(self, stack: Stack, *args: str, extra_files: tuple[str, ...] = (),
                     timeout: float = 300) -> subprocess.CompletedProcess:
         """Raw Compose on the stack with the path's files, passed as the
-        scripts pass them: the baseline runs what start.sh runs."""
+        scripts pass them: the baseline runs what start.sh runs. EXTRA_FILES
+        go after every file in effect."""
+        files = [*self.path.files(stack.root), *extra_files] if extra_files else self.path.cli_files(stack.root)
         command = [*self.compose.command, "--project-name", stack.project, "--env-file", ".env.infra"]
-        for name in [*self.path.files(stack.root), *extra_files]:
+        for name in files:
             command += ["-f", name]
         return run([*command, *args], cwd=stack.root, env=stack.env(), timeout=timeout)
 

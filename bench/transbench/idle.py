@@ -192,7 +192,11 @@ def measure_idle_window(stack: Stack, window: float, step: float) -> dict:
         intervals[service] = None if disabled else (check.get("Interval") or 30e9) / 1e9
         start_intervals[service] = None if disabled else (check.get("StartInterval") or 0) / 1e9 or None
         probes[service] = 0 if disabled else probes_between(details, epoch_began, epoch_ended)
+    # Everything else the machine ran meanwhile: its busy time minus the
+    # stack's containers and the engine's processes.
+    ours = sum(totals[service] for service in SERVICES) + totals["dockerd"] + totals["containerd"] + totals["shims"]
     return {
+        "other_work_cores": max(host_busy - ours, 0.0),
         "rates": rates,
         "probe_intervals": intervals,
         "start_intervals": start_intervals,

@@ -31,6 +31,10 @@ from .settings import Settings
 from .stacks import Stacks, wait_until_answering
 from .timeline import StartRun
 
+# An idle window during which everything else on the machine used more than
+# this much of one core is taken again (the engine's CPU is shared with it).
+QUIET_LIMIT = 0.25
+
 
 @dataclass
 class Results:
@@ -163,7 +167,7 @@ class Bench(Stacks):
                     time.sleep(settle)
                     return measure_idle_window(stack, window, step)
 
-                round_result[config] = self.attempt(f"idle {index + 1} {config}", window_of)
+                round_result[config] = self.quiet_window(f"idle {index + 1} {config}", window_of)
                 self.note_others()
                 rates = round_result[config]["rates"]
                 log(f"idle {index + 1}/{self.settings.idle_rounds} {config}: containers "
@@ -173,6 +177,23 @@ class Bench(Stacks):
         # Leave the stack as the scripts run it.
         self.stop(stack)
         self.start(stack, SCRIPTS, -1)
+
+    def quiet_window(self, label: str, window_of) -> dict:
+        """An idle window, taken again (up to twice, not in quick mode) while
+        other work on the machine used more than QUIET_LIMIT of a core: the
+        quietest one is kept, and every retake is listed in the output."""
+        best = None
+        for take in range(1 if self.settings.quick else RETRIES + 1):
+            result = self.attempt(label, window_of)
+            if best is None or result["other_work_cores"] < best["other_work_cores"]:
+                best = result
+            if result["other_work_cores"] <= QUIET_LIMIT:
+                break
+            busy = f"other work on the machine used {fmt_cpu(result['other_work_cores'])} of one core"
+            if take < RETRIES and not self.settings.quick:
+                self.results.retries.append(f"{label}: {busy}, measured again")
+                log(f"{label}: {busy}; measuring it again")
+        return best
 
     def grow(self, stack: Stack, rows: int) -> None:
         import psycopg

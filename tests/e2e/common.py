@@ -9,7 +9,6 @@ import datetime
 import hashlib
 import json
 import os
-import pty
 import re
 import select
 import shutil

@@ -21,6 +21,7 @@ the archive checks go, failing only inside the restore:
 from __future__ import annotations
 
 import subprocess
+import time
 
 import psycopg
 
@@ -190,3 +191,36 @@ def test_a_failed_langfuse_database_restore_leaves_its_data_as_it_was(make_stack
         ghost = conn.execute("SELECT to_regclass('ghost_notes')").fetchone()[0]
     assert names == ["after the backup", "before the backup"]
     assert ghost is None
+
+
+def test_a_failed_langfuse_database_restore_starts_langfuse_again(make_stack, compose_v2):
+    """restore.sh --help: "Redis is stopped, its data replaced, and started
+    again; so is Langfuse around the restore of its database." When Redis'
+    restore fails, restore.sh starts Redis again on its old data; when the
+    Langfuse database's restore fails, the message says that database "was
+    left as it was", so Langfuse must be running on it again too."""
+    stack = make_stack(compose_v2)
+    before, after, _ = _fail_the_langfuse_database_restore(stack)
+    waited = stack.script("health-check.sh", "langfuse", "--wait", "--timeout", "60")
+    assert waited.returncode == 0, f"restore.sh left Langfuse stopped after the failed restore:\n{waited}"
+    assert (trace_status(stack, before), trace_status(stack, after)) == (200, 200)
+
+
+def test_a_redis_snapshot_that_cannot_load_is_refused_at_once_naming_why(make_stack, compose_v2):
+    """A snapshot Redis refuses to load fails the restore the moment the
+    server exits, and the output says why (here: it needs more databases
+    than the 16 Redis is configured with), not a timeout a minute later."""
+    stack = make_stack(compose_v2)
+    script_ok(stack, "start.sh", "redis")
+    script_ok(stack, "backup.sh", "redis")
+    unloadable = backup_with(stack, only_backup(stack), "from-a-redis-with-32-databases",
+                             {"redis.rdb": _snapshot_from_a_redis_with_32_databases(stack)})
+
+    began = time.monotonic()
+    result = stack.script("restore.sh", str(unloadable), "redis", "--yes")
+    seconds = time.monotonic() - began
+
+    assert result.returncode == 1, result
+    assert "databases" in result.stderr, f"the reason Redis refused the snapshot is not shown:\n{result}"
+    assert "timed out" not in result.stderr, result
+    assert seconds < 30, f"restore.sh took {seconds:.0f}s to notice that Redis refused the snapshot"

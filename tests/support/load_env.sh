@@ -27,6 +27,12 @@ serve() {
     while IFS= read -r file; do
         status=0
         (print_env_file "$file") >"$file.out" 2>"$file.err" || status=$?
+        # In a subshell, die says "already reported" (lib/common.sh); the
+        # scripts themselves exit 1 then, or 2 for a usage error.
+        case "$status" in
+            "$_REPORTED_FAILURE") status="$EXIT_FAILURE" ;;
+            "$_REPORTED_USAGE") status="$EXIT_USAGE" ;;
+        esac
         printf '%s\n' "$status"
     done
 }

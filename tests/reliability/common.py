@@ -111,6 +111,11 @@ def _inspect_project(project: str) -> list[dict]:
 # --- The disk ----------------------------------------------------------------------------
 
 
+# scripts/lib/stack.sh takes this lock in the repository for every command
+# that may change the stack; it holds no data.
+LOCK_FILE = ".transbot.lock"
+
+
 def tree_snapshot(root: Path, skip: tuple[str, ...] = DATA_FOLDERS) -> dict[str, tuple[int, bytes]]:
     """Every file and folder under ROOT (names, modes and bytes), leaving out
     the contents of the data folders, which change while services run."""
@@ -125,6 +130,8 @@ def tree_snapshot(root: Path, skip: tuple[str, ...] = DATA_FOLDERS) -> dict[str,
             state[str(path.relative_to(root)) + "/"] = (path.lstat().st_mode, b"")
         for name in files:
             path = Path(directory) / name
+            if name == LOCK_FILE and directory == str(root) or path.name == LOCK_FILE:
+                continue  # the clone's command lock: its holder line changes by design
             if path.is_symlink():
                 data = os.readlink(path).encode()
             elif path.is_file():

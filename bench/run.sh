@@ -29,7 +29,8 @@ main() {
         exit 1
     fi
     cd "$ROOT"
-    exec "$VENV/bin/python" "$ROOT/bench/bench.py" "$@"
+    # The benchmark is the package bench/transbench (python -m transbench).
+    PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/python" -m transbench "$@"
 }
 
 main "$@"

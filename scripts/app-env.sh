@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prints (or writes) the settings TransBot needs in its own .env.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -58,41 +60,68 @@ app_env_block() {
     printf '%s\n' "$BLOCK_START"
     printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
         "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres)" "$(urlencode "${POSTGRES_DB:-transbot}")"
-    printf 'REDIS_URL=redis://:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis)"
+    # The user name "default" is spelled out: redis-cli 7.0 sends AUTH with
+    # an empty user for redis://:pw@ and is refused (WRONGPASS); redis-py
+    # and every other client accept it too.
+    printf 'REDIS_URL=redis://default:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis)"
     printf 'LANGFUSE_PUBLIC_KEY=%s\n' "$LANGFUSE_PUBLIC_KEY"
     printf 'LANGFUSE_SECRET_KEY=%s\n' "$LANGFUSE_SECRET_KEY"
     printf 'LANGFUSE_HOST=http://localhost:%s\n' "$(port_of langfuse)"
     printf '%s\n' "$BLOCK_END"
 }
 
-# Replaces the block in FILE (or appends it), keeping every other line.
-write_block() {
-    local file="$1" tmp line inside=false written=false key
-    if [[ ! -e "$file" ]]; then
-        [[ -d "$(dirname -- "$file")" ]] || die "cannot write $file: its folder does not exist; create it first, or pick another file"
-        (umask 077 && : >"$file") 2>/dev/null || die "cannot write $file: its folder is not writable"
+# Prints FILE with BLOCK in place of each transbot-infra block, or with
+# BLOCK appended when it has none. Returns 3 when a start marker has no end
+# marker, 1 when a write fails (the caller runs it without errexit).
+merged_contents() {
+    local file="$1" block="$2" line inside=false written=false
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        if [[ "$line" == "# >>> transbot-infra >>>"* ]]; then
+            inside=true
+            written=true
+            printf '%s\n' "$block" || return 1
+        elif $inside; then
+            [[ "$line" != "$BLOCK_END" ]] || inside=false
+        else
+            printf '%s\n' "$line" || return 1
+        fi
+    done <"$file"
+    if $inside; then
+        return 3
     fi
-    [[ -f "$file" && -w "$file" ]] || die "cannot write $file: not a writable regular file"
-    tmp="$(mktemp "$file.XXXXXX")"
-    chmod "$(stat -L -c '%a' "$file" 2>/dev/null || stat -L -f '%Lp' "$file")" "$tmp"
-    {
-        while IFS= read -r line || [[ -n "$line" ]]; do
-            if [[ "$line" == "# >>> transbot-infra >>>"* ]]; then
-                inside=true
-                app_env_block
-                written=true
-            elif $inside; then
-                [[ "$line" != "$BLOCK_END" ]] || inside=false
-            else
-                printf '%s\n' "$line"
-            fi
-        done <"$file"
-        $written || app_env_block
-    } >"$tmp"
-    $inside && { rm -f "$tmp"; die "$file has a '# >>> transbot-infra >>>' line without its end marker; fix the file by hand"; }
-    mv -f "$tmp" "$file"
+    $written || printf '%s\n' "$block" || return 1
+}
+
+# Replaces the block in FILE (or appends it), keeping every other line. The
+# new contents go to a temporary file in the real file's folder and are
+# renamed over it: a reader never sees half a file, a failure leaves the old
+# one, and a symlink FILE stays a symlink.
+write_block() {
+    local file="$1" real="$1" block tmp merge_status=0 key
+    if [[ -L "$file" ]]; then
+        # Write through the link to the file it points to (a dotfiles
+        # repository, say), so that FILE stays a link.
+        real="$(readlink -f -- "$file")" ||
+            die "cannot write $file: it is a symlink into a folder that does not exist; fix the link"
+    fi
+    if [[ ! -e "$real" ]]; then
+        [[ -d "$(dirname -- "$real")" ]] || die "cannot write $file: its folder does not exist; create it first, or pick another file"
+        (umask 077 && : >"$real") 2>/dev/null || die "cannot write $file: its folder is not writable"
+    fi
+    [[ -f "$real" && -w "$real" ]] || die "cannot write $file: not a writable regular file"
+    block="$(app_env_block)"
+    tmp="$(mktemp "$real.XXXXXX" 2>/dev/null)" || die "cannot write $file: cannot create a temporary file beside $real"
+    chmod "$(stat -c '%a' "$real" 2>/dev/null || stat -f '%Lp' "$real")" "$tmp"
+    merged_contents "$real" "$block" >"$tmp" || merge_status=$?
+    if ((merge_status == 3)); then
+        rm -f -- "$tmp"
+        die "$file has a '# >>> transbot-infra >>>' line without its end marker; fix the file by hand"
+    elif ((merge_status != 0)) || ! mv -f -- "$tmp" "$real"; then
+        rm -f -- "$tmp"
+        die "cannot write $file (is the disk full?); it was left as it was"
+    fi
     for key in "${APP_KEYS[@]}"; do
-        if grep -Eq "^[[:space:]]*(export[[:space:]]+)?${key}=" <(sed "/^# >>> transbot-infra >>>/,/^$BLOCK_END\$/d" "$file"); then
+        if grep -Eq "^[[:space:]]*(export[[:space:]]+)?${key}=" <(sed "/^# >>> transbot-infra >>>/,/^$BLOCK_END\$/d" "$real"); then
             warn "$file also sets $key outside the transbot-infra block; remove that line, or it may win"
         fi
     done

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Brings an existing PostgreSQL volume up to date with this repository,
 # keeping every row: what initialisation does on an empty volume.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -42,6 +44,8 @@ main() {
     esac
     require_env
     require_docker
+    take_stack_lock
+    require_own_stack
     container="$(running_container_of postgres)"
 
     step "Applying the TransBot schema (services/postgres/init.sql)..."

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Backs up the running stack's data into backups/<timestamp>/.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
 Usage: $SCRIPT_NAME [SERVICE...]
 
-Backs up the data of the named services, or of all of them, while the
-stack runs, into a new folder backups/<UTC timestamp>/ (ignored by git):
+Backs up the data of the named services, or of all of them
+($(data_services | paste -sd ' ' -)), while the stack runs, into a new
+folder backups/<UTC timestamp>/ (ignored by git):
   postgres  consistent pg_dump archives of the TransBot database and of
             Langfuse's database (custom format: pg_restore -d DB FILE)
   redis     a snapshot of the whole dataset (RDB)
@@ -25,24 +28,23 @@ EOF
 
 # pg_dump takes one snapshot per database, so each archive is consistent
 # while TransBot keeps writing.
-backup_postgres() {
-    local folder="$1" container database
-    container="$(running_container_of postgres)"
-    for database in "${POSTGRES_DB:-transbot}:transbot" "langfuse:langfuse"; do
+backup_with_pg_dump() {
+    local service="$1" folder="$2" container database file
+    container="$(running_container_of "$service")"
+    while read -r database file; do
         docker exec "$container" pg_dump --format=custom \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "${database%%:*}" \
-            >"$folder/postgres-${database#*:}.dump" ||
-            die "pg_dump of the ${database%%:*} database failed"
-    done
+            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" \
+            >"$folder/$file" || die "pg_dump of the $database database failed"
+    done < <(postgres_dumps_of "$service")
 }
 
 # redis-cli --rdb asks the server for a fresh snapshot, as a replica would.
-backup_redis() {
-    local folder="$1" container
-    container="$(running_container_of redis)"
+backup_with_rdb() {
+    local service="$1" folder="$2" container
+    container="$(running_container_of "$service")"
     REDISCLI_AUTH="$REDIS_PASSWORD" docker exec -e REDISCLI_AUTH "$container" sh -c \
         'redis-cli --rdb /tmp/backup.rdb >/tmp/backup.log 2>&1 && cat /tmp/backup.rdb; status=$?; [ "$status" = 0 ] || cat /tmp/backup.log >&2; rm -f /tmp/backup.rdb /tmp/backup.log; exit $status' \
-        >"$folder/redis.rdb" || die "the Redis snapshot failed"
+        >"$folder/$service.rdb" || die "the Redis snapshot failed"
 }
 
 write_manifest() {
@@ -58,30 +60,56 @@ write_manifest() {
     } >"$folder/$MANIFEST"
 }
 
-FOLDER=""
+# A new folder named by the time; a second backup within the same second
+# gets a suffix instead of failing.
+new_backup_folder() {
+    local base suffix=""
+    base="$BACKUP_ROOT/$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$BACKUP_ROOT" 2>/dev/null || die "cannot create backups/: the repository folder is not writable by $(id -un)"
+    until mkdir "$base$suffix" 2>/dev/null; do
+        [[ -d "$base$suffix" ]] || die "cannot create $base$suffix: backups/ is not writable by $(id -un)"
+        suffix="-$((${suffix#-} + 1))"
+    done
+    printf '%s' "$base$suffix"
+}
+
+# How to run restore.sh on FOLDER from where the user is now.
+restore_hint() {
+    local folder="$1"
+    if [[ "$PWD" -ef "$REPO_ROOT" ]]; then
+        printf './scripts/restore.sh backups/%s' "$(basename "$folder")"
+    else
+        printf '%q %q' "$REPO_ROOT/scripts/restore.sh" "$folder"
+    fi
+}
+
+# Set once the MANIFEST is written: until then, an exit removes the folder.
+# shellcheck disable=SC2034 # read by the exit hook
+BACKUP_COMPLETE=false
 
 main() {
-    local service
-    local -a with_data
-    parse_services "$@"
+    local service folder
+    local -a services
+    parse_services services "$@"
+    require_data_services "${services[@]}"
+    ((${#services[@]} > 0)) || mapfile -t services < <(data_services)
     require_env
     require_docker
-    mapfile -t with_data < <(services_with_data)
-    ((${#with_data[@]} > 0)) || usage_error "langfuse keeps its data in PostgreSQL; back up postgres instead"
+    take_stack_lock
+    require_own_stack
     umask 077
-    mkdir -p "$BACKUP_ROOT"
-    FOLDER="$BACKUP_ROOT/$(date -u +%Y%m%dT%H%M%SZ)"
-    mkdir "$FOLDER" || die "$FOLDER already exists; wait a second and try again"
+    folder="$(new_backup_folder)"
     # A failed backup must not look like a good one.
-    trap 'rm -rf "$FOLDER"' EXIT
-    for service in "${with_data[@]}"; do
+    at_exit "\$BACKUP_COMPLETE || rm -rf $(printf '%q' "$folder")"
+    for service in "${services[@]}"; do
         step "Backing up $service..."
-        "backup_$service" "$FOLDER"
+        "backup_with_$(service_field "$service" backup)" "$service" "$folder"
     done
-    write_manifest "$FOLDER"
-    trap - EXIT
-    ok "backup written to backups/$(basename "$FOLDER") ($(du -sh "$FOLDER" | cut -f1))"
-    info "Restore it with: ./scripts/restore.sh backups/$(basename "$FOLDER")"
+    write_manifest "$folder"
+    # shellcheck disable=SC2034 # read by the exit hook
+    BACKUP_COMPLETE=true
+    ok "backup written to backups/$(basename "$folder") ($(du -sh "$folder" | cut -f1))"
+    info "Restore it with: $(restore_hint "$folder")"
 }
 
 main "$@"

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Is the stack usable? Container state, Docker health and a real client probe
 # per service; exit 0 only if every checked service is healthy.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
 Usage: $SCRIPT_NAME [SERVICE...] [--wait] [--timeout SECONDS] [--json]
 
-Checks each service (all when none is named: $(known_services | paste -sd ' ' -)):
-its container state, Docker's health status, and a probe that does what a
-client does with the credentials in .env.infra:
+Checks each service (all when none is named: ${BUILTIN_SERVICES[*]}, and
+the services of your override files that have a container): its container
+state, Docker's health status, and a probe that does what a client does with
+the credentials in .env.infra:
   postgres  an authenticated SELECT 1 on the TransBot database
   redis     an authenticated PING that must answer PONG
   langfuse  GET /api/public/health through the published port
+A service of your own is judged by its Docker healthcheck, or is healthy
+when it runs and has none.
 
 Options:
   --wait               poll until every service is healthy or the timeout passes
@@ -25,68 +30,76 @@ Exit status: 0 all healthy, 1 not healthy (or Docker unavailable), 2 usage error
 EOF
 }
 
-WAIT=false
-TIMEOUT=120
-JSON=false
-
-VALID_OPTIONS="--wait --timeout --json -h --help"
-
-parse_args() {
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            --wait) WAIT=true; shift ;;
-            --timeout) need_value "$@"; require_seconds "$1" "$2"; TIMEOUT="$2"; shift 2 ;;
-            --json) JSON=true; shift ;;
-            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
-            *) add_service "$1"; shift ;;
-        esac
-    done
-}
-
+# "SERVICE STATE HEALTH PROBE DETAIL" lines (check_services) as a table.
 print_table() {
-    local service
+    local service state health probe detail colour
     printf '%-10s %-10s %-10s %s\n' SERVICE STATE HEALTH PROBE
-    while IFS= read -r service; do
-        local probe detail colour=32
-        probe="$(result_field "$service" 3)"
-        detail="$(result_field "$service" 4)"
+    while read -r service state health probe detail; do
+        colour=32
         [[ "$probe" == ok ]] || colour=31
-        printf '%-10s %-10s %-10s %s\n' "$service" "$(result_field "$service" 1)" \
-            "$(result_field "$service" 2)" "$(_paint "$colour" 1 "$probe"): $detail"
-    done < <(selected_services)
+        printf '%-10s %-10s %-10s %s\n' "$service" "$state" "$health" "$(_paint "$colour" 1 "$probe"): $detail"
+    done <<<"$1"
 }
 
 print_json() {
-    local service first=true healthy="$1"
+    local results="$1" healthy="$2" service state health probe detail first=true
     printf '{"healthy":%s,"services":[' "$healthy"
-    while IFS= read -r service; do
+    while read -r service state health probe detail; do
         $first || printf ','
         first=false
         printf '{"service":"%s","state":"%s","health":"%s","probe":"%s","detail":"%s"}' \
-            "$service" "$(result_field "$service" 1)" "$(result_field "$service" 2)" \
-            "$(result_field "$service" 3)" "$(json_escape "$(result_field "$service" 4)")"
-    done < <(selected_services)
+            "$service" "$state" "$health" "$probe" "$(json_escape "$detail")"
+    done <<<"$results"
     printf ']}\n'
 }
 
+# The named services, or the built-in ones and every other service that has
+# a container in this project.
+services_to_check() {
+    if (($# > 0)); then
+        printf '%s\n' "$@"
+    else
+        { printf '%s\n' "${BUILTIN_SERVICES[@]}"; project_services; } | awk '!seen[$0]++'
+    fi
+}
+
 main() {
-    local healthy=true deadline
-    parse_args "$@"
+    local wait=false timeout=120 json=false healthy=true deadline results
+    local -a services=() args checked
+    split_option_values args "--timeout" "--wait --json --help" "$@"
+    set -- "${args[@]}"
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            --wait) wait=true; shift ;;
+            --timeout) need_value "$@"; require_seconds "$1" "$2"; timeout="$2"; shift 2 ;;
+            --json) json=true; shift ;;
+            -*) unknown_option "$1" "--wait --timeout --json -h --help" ;;
+            *) require_service_syntax "$1"; services+=("$1"); shift ;;
+        esac
+    done
+    # A name that is not built in is looked up before .env.infra is read, as
+    # a usage error it is.
+    if [[ -n "$(non_builtin_names "${services[@]}")" ]]; then
+        detect_compose
+        require_services_exist "${services[@]}"
+    fi
     require_env
     require_docker
-    deadline=$((SECONDS + TIMEOUT))
-    until check_services; do
-        if ! $WAIT || ((SECONDS >= deadline)); then
+    require_own_stack
+    mapfile -t checked < <(services_to_check "${services[@]}")
+    deadline=$((SECONDS + timeout))
+    until results="$(check_services "${checked[@]}")"; do
+        if ! $wait || ((SECONDS >= deadline)); then
             healthy=false
             break
         fi
         sleep 1
     done
-    if $JSON; then
-        print_json "$healthy"
+    if $json; then
+        print_json "$results" "$healthy"
     else
-        print_table
+        print_table "$results"
     fi
     $healthy || exit "$EXIT_FAILURE"
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates .env.infra, or fills the placeholders and gaps an existing one has.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -41,24 +43,31 @@ append_missing_variables() {
 }
 
 main() {
-    local filled added
+    local filled added work
     case "${1:-}" in
         -h | --help) usage; exit 0 ;;
         "") ;;
         -*) unknown_option "$1" "-h --help" ;;
         *) usage_error "unexpected argument '$(printable "$1")'; init-env.sh takes no arguments" ;;
     esac
+    take_stack_lock
     if [[ ! -e "$ENV_FILE" ]]; then
         create_env_file
         return 0
     fi
     _check_env_file_mode
-    filled="$(fill_placeholders "$ENV_FILE")"
-    added="$(append_missing_variables "$ENV_FILE")"
+    # All changes go to a private copy that replaces the file in one rename:
+    # an interrupted run leaves the old file, never half a new one.
+    work="$(mktemp "$ENV_FILE.XXXXXX")"
+    at_exit "rm -f $(printf '%q' "$work")"
+    cat "$ENV_FILE" >"$work"
+    filled="$(fill_placeholders "$work")"
+    added="$(append_missing_variables "$work")"
     if [[ -z "$filled$added" ]]; then
         ok ".env.infra has no placeholders or missing variables; nothing changed"
         return 0
     fi
+    mv -f "$work" "$(resolve_symlinks "$ENV_FILE")"
     [[ -z "$filled" ]] || ok "generated: $(paste -sd ' ' - <<<"$filled")"
     [[ -z "$added" ]] || ok "added from the example: $(paste -sd ' ' - <<<"$added")"
     info "Values are in .env.infra (not shown)."

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Opens redis-cli, authenticated, inside the redis container.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -28,6 +30,7 @@ main() {
     esac
     require_env
     require_docker
+    require_own_stack
     export REDISCLI_AUTH="$REDIS_PASSWORD"
     exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"
 }

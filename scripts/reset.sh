@@ -1,98 +1,94 @@
 #!/usr/bin/env bash
 # Deletes the data of the named services (or of the whole stack), after
 # saying exactly what goes and asking. The only script that deletes data.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
 Usage: $SCRIPT_NAME [SERVICE...] [-y|--yes]
 
-Deletes the data of the named services, or of every service
-($(known_services | paste -sd ' ' -)): the contents of ./volumes/<service>.
-It lists what it will delete with sizes and asks first. The services are
-stopped; .env.infra and other services' data are left alone. Afterwards
+Deletes the data of the named services, or of every built-in service that
+keeps data ($(data_services | paste -sd ' ' -)): the contents of
+./volumes/<service>. It lists what it will delete with sizes and asks
+first. The services, and those that depend on them, are stopped;
+.env.infra and other services' data are left alone. Afterwards
 ./scripts/start.sh brings them up fresh and initialised.
 
 langfuse keeps its data in PostgreSQL (database "langfuse"), so resetting
-postgres also clears Langfuse; langfuse is stopped with it.
+postgres also clears Langfuse; langfuse is stopped with it. Services of
+your override files keep their data themselves: reset.sh refuses them.
 
 Options:
   -y, --yes    do not ask (required when there is no terminal to ask on)
   -h, --help   show this help
 
 Exit status: 0 deleted (or nothing to delete), 1 failed or declined,
-2 usage error (including no terminal and no --yes).
+2 usage error (including no terminal and no --yes), 130 interrupted.
 EOF
-}
-
-VALID_OPTIONS="-y --yes -h --help"
-
-parse_args() {
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -y | --yes) ASSUME_YES=true; shift ;;
-            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
-            *) add_service "$1"; shift ;;
-        esac
-    done
-}
-
-# Where a service keeps its data, inside its container; empty if nowhere.
-data_mount_of() {
-    case "$1" in
-        postgres) printf '/var/lib/postgresql/data' ;;
-        redis) printf '/data' ;;
-    esac
 }
 
 # The size of a data folder. The files belong to the containers' users
 # (uid 70, 999), so a non-root user may need a container to read them.
 folder_size() {
     local service="$1" size
-    if size="$(du -sh "$REPO_ROOT/volumes/$service" 2>/dev/null)"; then
+    if size="$(du -sh "$REPO_ROOT/volumes/$(service_field "$service" data)" 2>/dev/null)"; then
         printf '%s' "${size%%[[:space:]]*}"
     else
-        in_service_container "$service" "du -sh $(data_mount_of "$service") | cut -f1" 2>/dev/null || printf 'unknown size'
+        in_service_container "$service" "du -sh $(service_field "$service" mount) | cut -f1" </dev/null 2>/dev/null ||
+            printf 'unknown size'
     fi
 }
 
-# Runs a shell command as root in a throw-away container of SERVICE, with
-# the service's volumes mounted; no ports are published, nothing else starts.
-in_service_container() {
-    compose run --rm --no-deps -T --user 0 --entrypoint sh "$1" -c "$2" </dev/null
+has_data() {
+    local folder
+    folder="$REPO_ROOT/volumes/$(service_field "$1" data)"
+    [[ -d "$folder" ]] && [[ -n "$(ls -A "$folder" 2>/dev/null || echo unreadable)" ]]
 }
 
 main() {
-    local service targets=() to_stop=()
-    parse_args "$@"
+    local assume_yes=false service model
+    local -a services=() targets=() to_stop=()
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            -y | --yes) assume_yes=true; shift ;;
+            -*) unknown_option "$1" "-y --yes -h --help" ;;
+            *) require_service_syntax "$1"; services+=("$1"); shift ;;
+        esac
+    done
+    require_data_services "${services[@]}"
+    ((${#services[@]} > 0)) || mapfile -t services < <(data_services)
     load_env_if_present
     require_docker
-    for service in $(selected_services); do
-        [[ -n "$(data_mount_of "$service")" ]] || continue
-        to_stop+=("$service")
-        [[ "$service" != postgres ]] || to_stop+=(langfuse)
-        if [[ -d "$REPO_ROOT/volumes/$service" ]] && [[ -n "$(ls -A "$REPO_ROOT/volumes/$service" 2>/dev/null || echo unreadable)" ]]; then
-            targets+=("$service")
-        fi
+    take_stack_lock
+    require_own_stack
+    for service in "${services[@]}"; do
+        has_data "$service" && targets+=("$service")
     done
     if ((${#targets[@]} == 0)); then
-        ok "nothing to delete: $(if ((${#to_stop[@]} > 0)); then printf 'the data folders are empty'; else printf 'langfuse keeps its data in postgres (reset postgres to clear it)'; fi)"
+        ok "nothing to delete: the data folders of $(join_by_comma "${services[@]}") are empty"
         return 0
     fi
+    model="$(compose_model)"
+    for service in "${targets[@]}"; do
+        to_stop+=("$service")
+        mapfile -t -O "${#to_stop[@]}" to_stop < <(model_dependents "$model" "$service")
+    done
     info "This deletes, for good:"
     for service in "${targets[@]}"; do
-        info "  volumes/$service  ($(folder_size "$service"))"
+        info "  volumes/$(service_field "$service" data)  ($(folder_size "$service"))"
     done
     info "Kept: .env.infra and the data of every other service."
-    confirm_destruction "delete this data" "nothing was deleted"
+    confirm_destruction "$assume_yes" "delete this data" "nothing was deleted"
     step "Stopping $(join_by_comma "${to_stop[@]}")..."
-    compose stop "${to_stop[@]}" 2>&1 | redact_secrets
+    compose_or_die "docker compose stop failed (see above); nothing was deleted" stop "${to_stop[@]}"
     for service in "${targets[@]}"; do
-        in_service_container "$service" "find $(data_mount_of "$service") -mindepth 1 -delete" ||
-            die "could not delete volumes/$service; it is stopped, see the error above"
-        ok "deleted volumes/$service"
+        in_service_container "$service" "find $(service_field "$service" mount) -mindepth 1 -delete" </dev/null ||
+            die "could not delete volumes/$(service_field "$service" data); it is stopped, see the error above"
+        ok "deleted volumes/$(service_field "$service" data)"
     done
     info "Start fresh with: ./scripts/start.sh"
 }

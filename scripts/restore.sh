@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Restores a backup made by backup.sh into the running stack.
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
+_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$(readlink -f -- "$0")")/lib/all.sh"
+source "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -18,129 +20,150 @@ backup that fails any check is refused and nothing changes.
 
 PostgreSQL archives are restored in one transaction each: if one fails,
 that database is left as it was. Redis is stopped, its data replaced, and
-started again; so is Langfuse around the restore of its database.
+started again; its previous data is put back if that fails. Langfuse is
+stopped while its database is restored and started again afterwards, also
+when the restore fails.
 
 Options:
   -y, --yes    do not ask (required when there is no terminal to ask on)
   -h, --help   show this help
 
-Exit status: 0 restored, 1 refused or failed, 2 usage error.
+Exit status: 0 restored, 1 refused or failed, 2 usage error, 130 interrupted.
 EOF
 }
 
-VALID_OPTIONS="-y --yes -h --help"
-BACKUP=""
+# The folder itself: it exists, is a folder, and has a MANIFEST that lists
+# files. Relative paths are relative to where the user is, as for any command.
+require_backup_folder() {
+    local backup="$1" shown
+    shown="$(printable "$backup")"
+    [[ -e "$backup" ]] || die "$shown does not exist (relative paths are taken from $(printable "$PWD")); name a folder made by ./scripts/backup.sh, e.g. $(printable "$BACKUP_ROOT")/20260101T120000Z"
+    [[ -d "$backup" ]] || die "$shown is not a folder; name a folder made by ./scripts/backup.sh"
+    [[ -f "$backup/$MANIFEST" ]] || die "$shown is not a backup folder made by ./scripts/backup.sh (it has no $MANIFEST)"
+    if grep -q $'\r' "$backup/$MANIFEST"; then
+        die "$shown/$MANIFEST has Windows (CRLF) line endings, so it no longer matches its files; restore from an unmodified copy of the backup"
+    fi
+    [[ -n "$(manifest_files "$backup")" ]] ||
+        die "$shown/$MANIFEST lists no files: the backup is incomplete or its MANIFEST was emptied; restore from another backup"
+}
 
-parse_args() {
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -y | --yes) ASSUME_YES=true; shift ;;
-            -*) unknown_option "$1" "$VALID_OPTIONS" ;;
-            *)
-                if [[ -z "$BACKUP" ]]; then
-                    BACKUP="$1"
-                else
-                    add_service "$1"
-                fi
-                shift ;;
-        esac
-    done
-    [[ -n "$BACKUP" ]] || usage_error "name the backup folder to restore, e.g. backups/20260101T120000Z"
+# The data services the backup holds, by the first file each contributes.
+services_in_backup() {
+    local backup="$1" service first
+    while IFS= read -r service; do
+        first="$(backup_files_of "$service" | head -n 1)"
+        [[ -z "$(manifest_sha256 "$backup" "$first")" ]] || printf '%s\n' "$service"
+    done < <(data_services)
 }
 
 # Every check that can refuse the backup, before anything is touched.
 verify_backup() {
-    local service file expected
-    [[ -d "$BACKUP" && -f "$BACKUP/$MANIFEST" ]] ||
-        die "$(printable "$BACKUP") is not a backup folder made by ./scripts/backup.sh (no $MANIFEST)"
-    for service in "${RESTORE_SERVICES[@]}"; do
+    local backup="$1" service file expected
+    shift
+    for service in "$@"; do
         while IFS= read -r file; do
-            expected="$(manifest_sha256 "$BACKUP" "$file")"
-            [[ -n "$expected" && -f "$BACKUP/$file" ]] ||
-                die "the backup has no $service data ($file); it was made for other services: $(awk '$1 == "sha256" { print $3 }' "$BACKUP/$MANIFEST" | paste -sd ' ' -)"
-            [[ "$(sha256_of "$BACKUP/$file")" == "$expected" ]] ||
+            expected="$(manifest_sha256 "$backup" "$file")"
+            [[ -n "$expected" && -f "$backup/$file" ]] ||
+                die "the backup has no $service data ($file); it holds: $(manifest_files "$backup" | paste -sd ' ' -); nothing was restored"
+            [[ "$(sha256_of "$backup/$file")" == "$expected" ]] ||
                 die "$file in the backup is corrupt or truncated (its SHA-256 does not match the MANIFEST); nothing was restored"
         done < <(backup_files_of "$service")
     done
-    for service in "${RESTORE_SERVICES[@]}"; do
-        "verify_$service"
+    for service in "$@"; do
+        "verify_$(service_field "$service" backup)" "$backup" "$service"
     done
 }
 
-verify_postgres() {
-    local file container
-    container="$(running_container_of postgres)"
-    for file in postgres-transbot.dump postgres-langfuse.dump; do
-        docker exec -i "$container" pg_restore --list <"$BACKUP/$file" >/dev/null 2>&1 ||
+verify_pg_dump() {
+    local backup="$1" service="$2" container database file
+    container="$(running_container_of "$service")"
+    while read -r database file; do
+        docker exec -i "$container" pg_restore --list <"$backup/$file" >/dev/null 2>&1 ||
             die "$file is not a readable pg_dump archive; nothing was restored"
-    done
+    done < <(postgres_dumps_of "$service")
 }
 
-verify_redis() {
-    local container
-    container="$(running_container_of redis)"
+verify_rdb() {
+    local backup="$1" service="$2" container
+    container="$(running_container_of "$service")"
     docker exec -i "$container" sh -c \
         'cat >/tmp/verify.rdb && redis-check-rdb /tmp/verify.rdb >/dev/null 2>&1; status=$?; rm -f /tmp/verify.rdb; exit $status' \
-        <"$BACKUP/redis.rdb" || die "redis.rdb is not a valid Redis snapshot; nothing was restored"
+        <"$backup/$service.rdb" || die "$service.rdb is not a valid Redis snapshot; nothing was restored"
 }
 
-restore_postgres() {
-    local container
-    container="$(running_container_of postgres)"
-    _pg_restore "$container" "${POSTGRES_DB:-transbot}" postgres-transbot.dump
-    # Langfuse must not write while its tables are replaced.
-    compose stop langfuse 2>&1 | redact_secrets
-    _pg_restore "$container" langfuse postgres-langfuse.dump
-    compose up -d langfuse 2>&1 | redact_secrets
+# Each database in one transaction: a failure leaves it untouched. The
+# services that use the database (Langfuse) must not write meanwhile: they
+# are stopped, and started again whatever happens.
+restore_pg_dump() {
+    local backup="$1" service="$2" model="$3" container database file
+    local -a dependents
+    container="$(running_container_of "$service")"
+    mapfile -t dependents < <(model_dependents "$model" "$service")
+    if ((${#dependents[@]} > 0)); then
+        compose_or_die "docker compose stop failed (see above); nothing was restored" stop "${dependents[@]}"
+    fi
+    while read -r database file; do
+        step "Restoring the $database database..."
+        if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
+            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$backup/$file"; then
+            ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
+            die "restoring $file failed (see above); the $database database was left as it was"
+        fi
+    done < <(postgres_dumps_of "$service")
+    ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" ||
+        die "docker compose up failed (see above); start them with ./scripts/start.sh ${dependents[*]}"
 }
 
-# One transaction per database: a failure leaves that database untouched.
-_pg_restore() {
-    local container="$1" database="$2" file="$3"
-    step "Restoring the $database database..."
-    docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-        --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$BACKUP/$file" ||
-        die "restoring $file failed; the $database database was left as it was"
+restore_rdb() {
+    local backup="$1" service="$2"
+    step "Restoring $service..."
+    compose_or_die "docker compose stop failed (see above); nothing was restored" stop "$service"
+    if ! in_service_container "$service" "$(cat "$REPO_ROOT/services/redis/restore-rdb.sh")" <"$backup/$service.rdb"; then
+        compose_up "$service" -- "$service" || true
+        die "restoring $service failed (see above); its previous data was kept"
+    fi
+    compose_up "$service" -- "$service" || die "docker compose up failed (see above); start it with ./scripts/start.sh $service"
 }
-
-restore_redis() {
-    step "Restoring Redis..."
-    compose stop redis 2>&1 | redact_secrets
-    compose run --rm --no-deps -T --user 0 --entrypoint sh redis -c "$(cat "$REPO_ROOT/services/redis/restore-rdb.sh")" \
-        <"$BACKUP/redis.rdb" || {
-        compose up -d redis 2>&1 | redact_secrets
-        die "restoring Redis failed; its previous data was kept"
-    }
-    compose up -d redis 2>&1 | redact_secrets
-}
-
-RESTORE_SERVICES=()
 
 main() {
-    local service
-    parse_args "$@"
+    local assume_yes=false backup="" service model
+    local -a services=() waiting=()
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            -y | --yes) assume_yes=true; shift ;;
+            -*) unknown_option "$1" "-y --yes -h --help" ;;
+            *)
+                if [[ -z "$backup" ]]; then
+                    backup="$1"
+                else
+                    require_service_syntax "$1"
+                    services+=("$1")
+                fi
+                shift ;;
+        esac
+    done
+    [[ -n "$backup" ]] || usage_error "name the backup folder to restore, e.g. backups/20260101T120000Z"
+    require_data_services "${services[@]}"
+    require_backup_folder "$backup"
+    ((${#services[@]} > 0)) || mapfile -t services < <(services_in_backup "$backup")
+    ((${#services[@]} > 0)) || die "$(printable "$backup") holds no data of $(data_services | paste -sd ' ' -); nothing was restored"
     require_env
     require_docker
-    if ((${#SERVICES[@]} == 0)) && [[ -f "$BACKUP/$MANIFEST" ]]; then
-        # Default: what the backup holds.
-        for service in postgres redis; do
-            [[ -z "$(manifest_sha256 "$BACKUP" "$(backup_files_of "$service" | head -n 1)")" ]] || SERVICES+=("$service")
-        done
-    fi
-    mapfile -t RESTORE_SERVICES < <(services_with_data)
-    ((${#RESTORE_SERVICES[@]} > 0)) || usage_error "langfuse keeps its data in PostgreSQL; restore postgres instead"
-    verify_backup
-    info "This replaces the current data of: $(join_by_comma "${RESTORE_SERVICES[@]}")"
-    info "with backup $(printable "$BACKUP") ($(awk '$1 == "created" { print $2 }' "$BACKUP/$MANIFEST"))."
-    confirm_destruction "replace the current data" "nothing was restored"
-    for service in "${RESTORE_SERVICES[@]}"; do
-        "restore_$service"
+    take_stack_lock
+    require_own_stack
+    verify_backup "$backup" "${services[@]}"
+    model="$(compose_model)"
+    info "This replaces the current data of: $(join_by_comma "${services[@]}")"
+    info "with backup $(printable "$backup") ($(awk '$1 == "created" { print $2 }' "$backup/$MANIFEST"))."
+    confirm_destruction "$assume_yes" "replace the current data" "nothing was restored"
+    for service in "${services[@]}"; do
+        "restore_$(service_field "$service" backup)" "$backup" "$service" "$model"
+        waiting+=("$service")
+        mapfile -t -O "${#waiting[@]}" waiting < <(model_dependents "$model" "$service")
     done
-    SERVICES=("${RESTORE_SERVICES[@]}")
-    [[ " ${SERVICES[*]} " != *" postgres "* ]] || SERVICES+=(langfuse)
-    wait_until_healthy 300 || exit "$EXIT_FAILURE"
-    ok "restored from $(printable "$BACKUP")"
+    wait_until_healthy 300 "${waiting[@]}" || exit "$EXIT_FAILURE"
+    ok "restored from $(printable "$backup")"
 }
 
 main "$@"

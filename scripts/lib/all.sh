@@ -1,12 +1,25 @@
 # shellcheck shell=bash
 # The whole library, in dependency order. Every script sources this file.
+
+# First, before any line that needs a newer bash: macOS ships bash 3.2, and
+# a script that died on a syntax error there would tell the user nothing.
+# Empty arrays under `set -u`, namerefs and `wait -n` need bash 4.4.
+if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${BASH_VERSINFO[1]}" -lt 4 ]; }; then
+    echo "error: these scripts need bash 4.4 or newer, this is $BASH_VERSION (on macOS: brew install bash, then run the script again)" >&2
+    exit 1
+fi
+
 _lib_dir="$(dirname -- "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/lib/common.sh
 source "$_lib_dir/common.sh"
+# shellcheck source=scripts/lib/services.sh
+source "$_lib_dir/services.sh"
 # shellcheck source=scripts/lib/env.sh
 source "$_lib_dir/env.sh"
 # shellcheck source=scripts/lib/compose.sh
 source "$_lib_dir/compose.sh"
+# shellcheck source=scripts/lib/stack.sh
+source "$_lib_dir/stack.sh"
 # shellcheck source=scripts/lib/health.sh
 source "$_lib_dir/health.sh"
 # shellcheck source=scripts/lib/lifecycle.sh

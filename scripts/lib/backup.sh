@@ -3,30 +3,28 @@
 # Shared by backup.sh and restore.sh. Sourced, never run.
 #
 # A backup is a folder backups/<UTC timestamp>/ with a MANIFEST listing each
-# file and its SHA-256:
-#   postgres-transbot.dump   pg_dump custom format of POSTGRES_DB
-#   postgres-langfuse.dump   pg_dump custom format of the langfuse database
-#   redis.rdb                a Redis snapshot
+# file and its SHA-256. Each built-in service with data contributes files by
+# the backup method of its row in the service table (lib/services.sh):
+#   pg_dump  <service>-transbot.dump, <service>-langfuse.dump: pg_dump custom
+#            format of POSTGRES_DB and of the langfuse database
+#   rdb      <service>.rdb: a Redis snapshot
 # Dumps are restorable by hand too: pg_restore -d DB FILE.
 
 # shellcheck disable=SC2034 # read by backup.sh
 readonly BACKUP_ROOT="$REPO_ROOT/backups"
 readonly MANIFEST="MANIFEST"
 
-# The files a service contributes to a backup.
+# The files SERVICE contributes to a backup, one a line.
 backup_files_of() {
-    case "$1" in
-        postgres) printf '%s\n' postgres-transbot.dump postgres-langfuse.dump ;;
-        redis) printf '%s\n' redis.rdb ;;
+    case "$(service_field "$1" backup)" in
+        pg_dump) printf '%s\n' "$1-transbot.dump" "$1-langfuse.dump" ;;
+        rdb) printf '%s\n' "$1.rdb" ;;
     esac
 }
 
-# The services that have data to back up, among the selected ones.
-services_with_data() {
-    local service
-    while IFS= read -r service; do
-        [[ -z "$(backup_files_of "$service")" ]] || printf '%s\n' "$service"
-    done < <(selected_services)
+# "DATABASE FILE" for each database a pg_dump service backs up.
+postgres_dumps_of() {
+    printf '%s %s\n' "${POSTGRES_DB:-transbot}" "$1-transbot.dump" langfuse "$1-langfuse.dump"
 }
 
 sha256_of() {
@@ -40,4 +38,9 @@ sha256_of() {
 # The SHA-256 the manifest of backup DIR records for FILE (empty if none).
 manifest_sha256() {
     awk -v file="$2" '$1 == "sha256" && $3 == file { print $2 }' "$1/$MANIFEST"
+}
+
+# The files the manifest of backup DIR lists, one a line.
+manifest_files() {
+    awk '$1 == "sha256" { print $3 }' "$1/$MANIFEST"
 }

@@ -3,43 +3,50 @@
 # argument parsing and the repository's location. Sourced, never run.
 #
 # Exit codes (the same for every script):
-#   0  success
-#   1  failure: the stack, Docker or the environment is not as it must be
-#   2  usage: an unknown option or service, a bad value; nothing was run
+#   0    success
+#   1    failure: the stack, Docker or the environment is not as it must be
+#   2    usage: an unknown option or service, a bad value; nothing was run
+#   130  interrupted (Ctrl-C)
 
 set -Eeuo pipefail
 
-# Empty arrays under `set -u`, negative indexes and `wait -n` need bash 4.4.
-if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
-    echo "error: these scripts need bash 4.4 or newer, this is $BASH_VERSION (on macOS: brew install bash)" >&2
-    exit 1
-fi
-
 readonly EXIT_FAILURE=1
 readonly EXIT_USAGE=2
+readonly EXIT_INTERRUPTED=130
+# How a subshell (a `$(...)`, a pipeline's part) tells its parent that it has
+# already printed its error: the parent then exits quietly with the public
+# code instead of reporting the same failure again. Never seen by users.
+readonly _REPORTED_FAILURE=201
+readonly _REPORTED_USAGE=202
 
 # --- Where we are -----------------------------------------------------------
 
 # The repository root. Each script sources this library through its real
-# path (readlink -f), so symlinks to a script work from anywhere.
+# path (symlinks resolved), so a symlink to a script works from anywhere.
 REPO_ROOT="$(cd -P "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # used by the scripts and the rest of the library
 readonly REPO_ROOT
-readonly COMPOSE_YML="$REPO_ROOT/docker-compose.yml"
 SCRIPT_NAME="$(basename -- "$0")"
 readonly SCRIPT_NAME
 
 # --- Messages -----------------------------------------------------------------
 
 # Colour only for a person at a terminal, and never when NO_COLOR is set
-# (https://no-color.org).
-_use_colour() {
-    [[ -z "${NO_COLOR:-}" && -t "${1:-2}" ]]
-}
+# (https://no-color.org). Decided once, here: inside `$(...)` stdout is a
+# pipe, so asking later would never find the terminal (and neither would
+# asking here inside one).
+_COLOUR_1=false
+_COLOUR_2=false
+if [[ -z "${NO_COLOR:-}" ]]; then
+    [[ ! -t 1 ]] || _COLOUR_1=true
+    [[ ! -t 2 ]] || _COLOUR_2=true
+fi
+readonly _COLOUR_1 _COLOUR_2
 
 _paint() { # code fd text...
-    local code="$1" fd="$2"
+    local code="$1" colour="_COLOUR_$2"
     shift 2
-    if _use_colour "$fd"; then
+    if ${!colour:-false}; then
         printf '\033[%sm%s\033[0m' "$code" "$*"
     else
         printf '%s' "$*"
@@ -52,52 +59,76 @@ ok() { printf '%s %s\n' "$(_paint 32 1 'ok')" "$*"; }
 warn() { printf '%s %s\n' "$(_paint 33 2 'warning:')" "$*" >&2; }
 error() { printf '%s %s\n' "$(_paint 31 2 'error:')" "$*" >&2; }
 
-die() { # message... ; exits 1
+_in_subshell() {
+    [[ "$BASHPID" != "$$" ]]
+}
+
+# Prints the error and exits 1; in a subshell the parent exits 1 too,
+# without a second message.
+die() {
     error "$@"
+    if _in_subshell; then exit "$_REPORTED_FAILURE"; fi
     exit "$EXIT_FAILURE"
 }
 
 # A usage error: one line naming the problem and what is valid, then exit 2.
 usage_error() {
     error "$* (see $SCRIPT_NAME --help)"
+    if _in_subshell; then exit "$_REPORTED_USAGE"; fi
     exit "$EXIT_USAGE"
 }
 
 # Any command that fails unexpectedly under `set -e` lands here, so the user
-# learns which line broke instead of seeing the script stop in silence.
+# learns which line broke instead of seeing the script stop in silence. Only
+# the script's own shell reports: a subshell passes its status up, and the
+# parent reports (once) unless the failure was already explained.
 _on_error() {
     local status="$1" line="$2" command="$3"
+    if _in_subshell; then exit "$status"; fi
+    case "$status" in
+        "$_REPORTED_FAILURE") exit "$EXIT_FAILURE" ;;
+        "$_REPORTED_USAGE") exit "$EXIT_USAGE" ;;
+        "$EXIT_INTERRUPTED") exit "$EXIT_INTERRUPTED" ;;
+    esac
     error "$SCRIPT_NAME: internal error at line $line (exit $status): $command"
     exit "$status"
 }
 trap '_on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 
+# Ctrl-C: say so once and stop, rather than reporting whatever the
+# interrupted command did as a failure of its own.
+_on_interrupt() {
+    trap - INT
+    if ! _in_subshell; then
+        printf '\n' >&2
+        error "interrupted; nothing more was done (run ./scripts/$SCRIPT_NAME again to finish)"
+    fi
+    exit "$EXIT_INTERRUPTED"
+}
+trap _on_interrupt INT
+
 # --- Arguments ------------------------------------------------------------------
 
-# The services of docker-compose.yml, read from the file itself so a name is
-# checked before anything reaches Docker (and without needing .env.infra).
-known_services() {
-    awk '
-        /^services:[[:space:]]*$/ { in_services = 1; next }
-        /^[^[:space:]#]/          { in_services = 0 }
-        in_services && /^  [A-Za-z0-9][A-Za-z0-9_.-]*:[[:space:]]*$/ {
-            name = $1; sub(/:$/, "", name); print name
-        }
-    ' "$COMPOSE_YML"
-}
-
-# Appends NAME to the global SERVICES array, or exits 2 if it is not a
-# service of the compose file.
-SERVICES=()
-add_service() {
-    local name="$1" known
-    while IFS= read -r known; do
-        if [[ "$name" == "$known" ]]; then
-            SERVICES+=("$name")
-            return 0
+# Rewrites "--option=value" into "--option" "value" for the options that take
+# a value, so every option works in both forms. A flag given a value is a
+# usage error. Usage: split_option_values RESULT "VALUE OPTIONS" "FLAGS" ARG...
+split_option_values() {
+    local -n _split_result="$1"
+    local with_value=" $2 " flags=" $3 " arg name
+    shift 3
+    _split_result=()
+    for arg in "$@"; do
+        if [[ "$arg" == --*=* ]]; then
+            name="${arg%%=*}"
+            if [[ "$with_value" == *" $name "* ]]; then
+                _split_result+=("$name" "${arg#*=}")
+                continue
+            elif [[ "$flags" == *" $name "* ]]; then
+                usage_error "$name takes no value"
+            fi
         fi
-    done < <(known_services)
-    usage_error "unknown service '$(printable "$name")'; valid services: $(known_services | paste -sd ' ' -)"
+        _split_result+=("$arg")
+    done
 }
 
 # Usage: unknown_option OPTION "VALID OPTIONS"
@@ -123,32 +154,22 @@ require_seconds() {
 }
 
 # Shows an argument in a message without letting control characters through.
+# Multi-byte characters of the user's locale (a folder named "Données") are
+# printable and stay as they are.
 printable() {
-    printf '%s' "$1" | LC_ALL=C tr -c '[:print:]' '?'
+    printf '%s' "${1//[[:cntrl:]]/?}"
 }
 
-# Asks before destroying data. ASSUME_YES=true (from -y/--yes) skips the
-# question; without a terminal to ask on, that flag is required (exit 2).
-# Usage: confirm_destruction "delete this data" "nothing was deleted"
-ASSUME_YES=false
+# Asks before destroying data, unless ASSUME_YES is true (from -y/--yes);
+# without a terminal to ask on, that flag is required (exit 2).
+# Usage: confirm_destruction ASSUME_YES "delete this data" "nothing was deleted"
 confirm_destruction() {
-    local action="$1" unchanged="$2" answer
-    $ASSUME_YES && return 0
+    local assume_yes="$1" action="$2" unchanged="$3" answer
+    ! "$assume_yes" || return 0
     [[ -t 0 ]] ||
         usage_error "refusing to $action without a terminal to confirm on; add --yes to confirm in a script"
     read -r -p "Type 'yes' to $action: " answer || true
     [[ "$answer" == yes ]] || die "not confirmed; $unchanged"
-}
-
-# Parses "[SERVICE...]" and -h/--help, for scripts with no other option.
-parse_services() {
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -*) unknown_option "$1" "-h --help" ;;
-            *) add_service "$1"; shift ;;
-        esac
-    done
 }
 
 # Prints the text of a here-document given on stdin; used for --help.
@@ -172,4 +193,31 @@ json_escape() {
     text="${text//$'\r'/\\r}"
     text="${text//$'\n'/\\n}"
     printf '%s' "$text" | LC_ALL=C tr -d '\000-\010\013\014\016-\037'
+}
+
+# Parses "[SERVICE...]" and -h/--help, for scripts with no other option, into
+# the caller's array RESULT. Usage: parse_services RESULT ARG...
+parse_services() {
+    local -n _parsed="$1"
+    shift
+    _parsed=()
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            -*) unknown_option "$1" "-h --help" ;;
+            *) require_service_syntax "$1"; _parsed+=("$1"); shift ;;
+        esac
+    done
+}
+
+# PATH with every symlink along the way followed to the file it names
+# (readlink -f is missing on macOS before 12.3).
+resolve_symlinks() {
+    local path="$1" link
+    while [[ -L "$path" ]]; do
+        link="$(readlink "$path")"
+        [[ "$link" == /* ]] || link="$(dirname -- "$path")/$link"
+        path="$link"
+    done
+    printf '%s' "$path"
 }

@@ -1,19 +1,70 @@
 # shellcheck shell=bash
-# Finding Docker and Compose, running Compose on this project, and asking the
-# engine about the project's containers. Sourced, never run.
+# Finding Docker and Compose, choosing the healthcheck path, running Compose
+# on this project, and asking the engine about its containers. Sourced,
+# never run.
 
-# The Compose command, as words: (docker compose) or (docker-compose).
-COMPOSE=()
-COMPOSE_VERSION=""
+# Set once, by detect_compose and require_daemon.
+COMPOSE=()           # the Compose command, as words: (docker compose) or (docker-compose)
+COMPOSE_VERSION=""   # e.g. 2.40.3, 5.0.1, 1.29.2
+ENGINE_API=""        # the engine's API version, e.g. 1.45
+COMPOSE_FILES=()     # -f arguments on the fast path; empty on the portable path
+
+# The overlay that makes healthchecks fast while starting and rare at rest.
+readonly FAST_OVERLAY="services/compose/fast-healthchecks.yml"
 
 # The project name: Compose's own variable, else "transbot".
 project_name() {
     printf '%s' "${COMPOSE_PROJECT_NAME:-transbot}"
 }
 
+# --- Versions -----------------------------------------------------------------
+
+# Whether version HAVE is at least WANT. Understands "v2.40.3", "5.0.1",
+# "2.29.7-desktop.1", "1.29.2", "1.45": a leading v and any suffix after the
+# numbers are ignored, missing parts count as 0.
+version_at_least() {
+    local have="${1#v}" want="${2#v}" i
+    local -a h w
+    IFS=. read -r -a h <<<"${have%%[!0-9.]*}"
+    IFS=. read -r -a w <<<"${want%%[!0-9.]*}"
+    for i in 0 1 2; do
+        ((10#${h[i]:-0} == 10#${w[i]:-0})) && continue
+        ((10#${h[i]:-0} > 10#${w[i]:-0}))
+        return
+    done
+}
+
+compose_is_v1() {
+    ! version_at_least "$COMPOSE_VERSION" 2
+}
+
+# Which healthchecks a stack gets: "fast" (quick probes while a container
+# starts, rare ones once it is healthy) needs healthcheck.start_interval,
+# which Engine 25 (API 1.44) and Compose 2.24 brought: older engines refuse
+# to create such a container, Compose v1 rejects the key, and Compose 2.20
+# silently drops it. Everything else gets "portable": the compose file alone.
+# TRANSBOT_FAST_PATH=off chooses portable everywhere.
+# Usage: healthcheck_path ENGINE_API COMPOSE_VERSION SETTING
+healthcheck_path() {
+    local api="$1" compose_version="$2" setting="$3"
+    case "$setting" in
+        off) printf portable; return ;;
+        auto | "") ;;
+        *) die "TRANSBOT_FAST_PATH must be auto or off, not '$(printable "$setting")'; unset it to let the scripts choose" ;;
+    esac
+    if version_at_least "$api" 1.44 && version_at_least "$compose_version" 2.24; then
+        printf fast
+    else
+        printf portable
+    fi
+}
+
+# --- Finding Docker and Compose ------------------------------------------------------
+
 # Picks Compose v2 (the docker plugin) first, else v1 (docker-compose).
 # COMPOSE_COMMAND overrides the choice, e.g. COMPOSE_COMMAND=docker-compose.
 detect_compose() {
+    ((${#COMPOSE[@]} == 0)) || return 0
     # The docker CLI is needed whichever Compose runs: the scripts ask the
     # engine about containers directly.
     if ! command -v docker >/dev/null 2>&1; then
@@ -21,7 +72,7 @@ detect_compose() {
     elif [[ -n "${COMPOSE_COMMAND:-}" ]]; then
         read -r -a COMPOSE <<<"$COMPOSE_COMMAND"
         COMPOSE_VERSION="$("${COMPOSE[@]}" version --short 2>/dev/null)" ||
-            die "COMPOSE_COMMAND='$COMPOSE_COMMAND' does not run Compose; unset it to detect Compose automatically"
+            die "COMPOSE_COMMAND='$(printable "$COMPOSE_COMMAND")' does not run Compose; unset it to detect Compose automatically"
     elif COMPOSE_VERSION="$(docker compose version --short 2>/dev/null)"; then
         COMPOSE=(docker compose)
     elif command -v docker-compose >/dev/null 2>&1 &&
@@ -31,23 +82,27 @@ detect_compose() {
         die "Docker Compose is not installed; install the Compose plugin (Debian/Ubuntu: apt-get install docker-compose-plugin) or docker-compose: https://docs.docker.com/compose/install/"
     fi
     COMPOSE_VERSION="${COMPOSE_VERSION#v}"
-}
-
-compose_is_v1() {
-    [[ "$COMPOSE_VERSION" == 1.* ]]
+    readonly COMPOSE COMPOSE_VERSION
 }
 
 # Fails with a distinct message when the engine does not answer, and with
-# the docker-group hint when the socket refuses this user.
+# the docker-group hint when the socket refuses this user. The same call
+# tells the engine's API version, which picks the healthcheck path.
 require_daemon() {
-    local output
-    if output="$(docker version --format '{{.Server.Version}}' 2>&1)"; then
-        return 0
+    local output path
+    [[ -z "$ENGINE_API" ]] || return 0
+    if ! output="$(docker version --format '{{.Server.APIVersion}}' 2>&1)"; then
+        if [[ "$output" == *"permission denied"* ]]; then
+            die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
+        fi
+        output="$(head -n 1 <<<"$output")"
+        die "the Docker daemon is not reachable${output:+ ($output)}; start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
     fi
-    if [[ "$output" == *"permission denied"* ]]; then
-        die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
-    fi
-    die "the Docker daemon is not reachable ($(head -n 1 <<<"$output")); start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
+    ENGINE_API="$output"
+    readonly ENGINE_API
+    path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "${TRANSBOT_FAST_PATH:-auto}")"
+    [[ "$path" != fast ]] || _fast_path_files
+    readonly COMPOSE_FILES
 }
 
 # Docker, Compose and the daemon, checked in that order.
@@ -56,13 +111,92 @@ require_docker() {
     require_daemon
 }
 
+# The compose files Compose would read by itself (COMPOSE_FILE, else
+# docker-compose.yml and its override), with the fast overlay right after
+# docker-compose.yml, so a user's override still wins over it. When
+# docker-compose.yml is not among them, the overlay has nothing to refine:
+# the portable path it is.
+_fast_path_files() {
+    local file separator="${COMPOSE_PATH_SEPARATOR:-:}" added=false
+    local -a listed=()
+    if [[ -n "${COMPOSE_FILE:-}" ]]; then
+        IFS="$separator" read -r -a listed <<<"$COMPOSE_FILE"
+    else
+        listed=(docker-compose.yml)
+        for file in docker-compose.override.yml docker-compose.override.yaml; do
+            if [[ -f "$REPO_ROOT/$file" ]]; then
+                listed+=("$file")
+                break
+            fi
+        done
+    fi
+    for file in "${listed[@]}"; do
+        [[ -n "$file" ]] || continue
+        COMPOSE_FILES+=(-f "$file")
+        [[ "$file" == /* ]] || file="$REPO_ROOT/$file"
+        if ! $added && [[ "$file" -ef "$REPO_ROOT/docker-compose.yml" ]]; then
+            COMPOSE_FILES+=(-f "$FAST_OVERLAY")
+            added=true
+        fi
+    done
+    $added || COMPOSE_FILES=()
+}
+
+# "fast" or "portable", for messages.
+current_healthcheck_path() {
+    ((${#COMPOSE_FILES[@]} > 0)) && printf fast || printf portable
+}
+
 # Compose on this project. From the repository root, so Compose finds
 # docker-compose.yml and merges a docker-compose.override.yml beside it, or
 # reads COMPOSE_FILE, exactly as it would for a user typing the command.
 compose() {
-    local args=(--project-name "$(project_name)")
+    local args=(--project-name "$(project_name)" "${COMPOSE_FILES[@]}")
     [[ ! -f "$ENV_FILE" ]] || args+=(--env-file "$ENV_FILE")
     (cd "$REPO_ROOT" && "${COMPOSE[@]}" "${args[@]}" "$@")
+}
+
+# Compose, its output masked, failing with one message that says what to do.
+# Usage: compose_or_die "WHAT FAILED; WHAT TO DO" COMPOSE ARGUMENTS...
+compose_or_die() {
+    local failure="$1"
+    shift
+    compose "$@" 2>&1 | redact_secrets || die "$failure"
+}
+
+# `compose up -d` for SERVICES (none: the whole stack), its output masked;
+# returns Compose's status. RECREATABLE are the services whose containers it
+# may replace (the services and their dependencies).
+# Usage: compose_up [SERVICE...] -- RECREATABLE...
+compose_up() {
+    local -a services=()
+    while [[ "$1" != -- ]]; do services+=("$1"); shift; done
+    shift
+    _clear_what_compose_v1_cannot_recreate "$@"
+    compose up -d "${services[@]}" 2>&1 | redact_secrets
+}
+
+# Compose v1 recreates a changed container from its image's ContainerConfig,
+# which Engine 25+ no longer reports: it then crashes (KeyError:
+# 'ContainerConfig') and leaves the service down. For it, a container whose
+# configuration changed is removed first and `up` creates it afresh. The
+# built-in services keep their data in volumes/; anonymous volumes of a
+# service of your own are not carried over, as they would be on Compose v2.
+_clear_what_compose_v1_cannot_recreate() {
+    local service hash container current
+    compose_is_v1 && version_at_least "$ENGINE_API" 1.44 || return 0
+    (($# > 0)) || return 0
+    while read -r service hash; do
+        grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
+        container="$(container_of "$service")"
+        [[ -n "$container" ]] || continue
+        current="$(docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$container")"
+        [[ "$current" != "$hash" ]] || continue
+        step "Compose v1 cannot recreate $service on Docker Engine 25+; removing its old container first (data in volumes/ is kept)..."
+        if ! { docker stop --time 60 "$container" && docker rm "$container"; } >/dev/null; then
+            die "could not remove the old $service container; remove it (docker rm -f $container) or use Compose v2"
+        fi
+    done < <(compose config --hash="$(IFS=,; printf '%s' "$*")" 2> >(redact_secrets >&2))
 }
 
 # --- The engine's view of the project ------------------------------------------
@@ -73,6 +207,12 @@ container_of() {
     docker ps -aq \
         --filter "label=com.docker.compose.project=$(project_name)" \
         --filter "label=com.docker.compose.service=$1" | awk 'NR == 1'
+}
+
+# The services that have a container in this project, one a line.
+project_services() {
+    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
+        --format '{{.Label "com.docker.compose.service"}}' | awk 'NF && !seen[$0]++'
 }
 
 # "STATE HEALTH" of a container, e.g. "running healthy", "exited none".
@@ -88,15 +228,6 @@ last_health_output() {
     docker inspect --format \
         '{{if .State.Health}}{{range .State.Health.Log}}{{printf "%q" .Output}}{{"\n"}}{{end}}{{end}}' \
         "$1" 2>/dev/null | sed -n '$p' | sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
-}
-
-# The selected services, or every service of the compose file.
-selected_services() {
-    if ((${#SERVICES[@]} > 0)); then
-        printf '%s\n' "${SERVICES[@]}"
-    else
-        known_services
-    fi
 }
 
 # Copies stdin to stdout with every secret from .env.infra replaced by ****:
@@ -179,4 +310,24 @@ exec_in_service() {
     [[ -t 0 && -t 1 ]] && flags+=(-t)
     container="$(running_container_of "$service")"
     exec docker exec "${flags[@]}" "$container" "$@"
+}
+
+# The ids of this project's networks.
+project_networks() {
+    docker network ls -q --filter "label=com.docker.compose.project=$(project_name)"
+}
+
+# Runs a shell command as root in a throw-away container of SERVICE, with
+# the service's volumes mounted; no ports are published, nothing else
+# starts. Compose creates the project's network for it if the stack is
+# down: that network is removed again, so the stack is left as it was.
+# Stdin is the caller's. Usage: in_service_container SERVICE COMMAND
+in_service_container() {
+    local service="$1" command="$2" networks_before status=0
+    networks_before="$(project_networks 2>/dev/null)" || networks_before=""
+    compose run --rm --no-deps -T --user 0 --entrypoint sh "$service" -c "$command" || status=$?
+    if [[ -z "$networks_before" ]]; then
+        project_networks 2>/dev/null | xargs -r docker network rm >/dev/null 2>&1 || true
+    fi
+    return "$status"
 }

@@ -60,84 +60,233 @@ fill_placeholders() {
 # Creates .env.infra from the example with fresh secrets, mode 0600. Never
 # touches an existing file.
 create_env_file() {
-    local filled
+    local filled tmp created=false
     [[ ! -e "$ENV_FILE" ]] || return 0
     [[ -r "$ENV_EXAMPLE" ]] || die ".env.infra.example is missing; restore it with: git checkout -- .env.infra.example"
-    (umask 077 && cp "$ENV_EXAMPLE" "$ENV_FILE.new")
-    filled="$(fill_placeholders "$ENV_FILE.new")"
-    # -n: never replace a file another process created meanwhile.
-    mv -n "$ENV_FILE.new" "$ENV_FILE"
-    rm -f "$ENV_FILE.new"
+    # A temporary file of this process alone (mktemp creates it 0600, and cp
+    # keeps that mode), so two commands on a fresh clone never write into
+    # each other's file.
+    tmp="$(mktemp "$ENV_FILE.XXXXXX")"
+    cp "$ENV_EXAMPLE" "$tmp"
+    filled="$(fill_placeholders "$tmp")"
+    # ln never replaces an existing file: if another command created
+    # .env.infra meanwhile, that one stays and this one is dropped. Where hard
+    # links are not supported, mv -n does the same (and leaves TMP in place
+    # when it does not move it).
+    if ln "$tmp" "$ENV_FILE" 2>/dev/null; then
+        created=true
+    elif [[ ! -e "$ENV_FILE" ]] && mv -n "$tmp" "$ENV_FILE" && [[ ! -e "$tmp" ]]; then
+        created=true
+    fi
+    rm -f "$tmp"
+    [[ "$created" == true ]] || return 0
     step "Created .env.infra with $(grep -c . <<<"$filled") generated secrets (mode 0600, values not shown)."
 }
 
 # --- Reading ------------------------------------------------------------------
+#
+# Three parsers read .env.infra: these scripts, Compose v2 (compose-go) and
+# Compose v1 (python-dotenv). They agree on plain lines and differ on many
+# odd ones, so the scripts accept only what both Compose versions read alike,
+# and refuse any other line with its number, the variable's name (never its
+# value) and the fix. tests/lint/test_env_differential.py holds them to it.
+#
+# Accepted:
+#   - blank lines, and lines whose first non-blank character is #
+#   - [export ]KEY=VALUE: KEY is a letter or _ then letters, digits or _;
+#     blanks may surround KEY and follow the =
+#   - VALUE unquoted: ends at the first " #" (a comment), loses trailing
+#     blanks, and is taken as it is (backslashes included)
+#   - VALUE in 'single quotes': taken as it is
+#   - VALUE in "double quotes": \\ is a backslash, \" a quote; any other
+#     backslash stays as it is; it cannot end in a backslash
+#   - after a closing quote: only blanks, or blanks and a # comment
+# Refused, each with its own message: a byte-order mark, CRLF line endings,
+# bytes that are not UTF-8, control characters (other than tab) and Unicode
+# spaces outside comment lines, a line that is not KEY=VALUE, a variable set
+# twice (Compose takes the last value), a variable called export, a value
+# spanning lines, text after a closing quote; in any value a $ outside single
+# quotes (Compose would expand it); in single quotes ${ (v1 expands it), \\
+# or \' or a final backslash (v1 and v2 unescape them differently); in double
+# quotes \n \r \t \a \b \f \v (Compose turns them into control characters),
+# \' (v1 drops the backslash, v2 keeps it) and a final backslash (v1 reads
+# the closing quote as escaped); in an unquoted value a tab right before #
+# (v1 starts a comment there, v2 does not).
 
-# Reads KEY=VALUE lines the way Compose reads an env file, and exports each
-# variable unless the shell already exports it: a variable set in the
+# The value of the line _env_value parsed last (a global, so parsing a line
+# needs no subshell and a refusal exits the script itself).
+_ENV_VALUE=""
+
+# Byte patterns, matched with LC_ALL=C whatever the user's locale.
+readonly _ENV_BOM=$'\xef\xbb\xbf'
+# Control characters other than tab; a NUL byte arrives as \x01.
+readonly _ENV_CONTROL=$'[\x01-\x08\x0b-\x1f\x7f]'
+# U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and
+# U+3000 in UTF-8: v1 trims all of them around a value, v2 only the first two.
+readonly _ENV_UNICODE_SPACE=$'\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80'
+readonly _ENV_ASSIGNMENT='^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=(.*)$'
+
+# Reads FILE as Compose reads an env file (see above), and exports each
+# variable unless the shell already has it: a variable set in the
 # environment wins over the file, as it does for Compose. Exporting the
 # parsed values means Compose v1 and v2 see the very same strings, whatever
 # quotes or symbols a password holds.
-#
-# Accepted: blank lines, `# comments`, optional `export `, KEY=value with an
-# unquoted value (a ` #` starts a comment), a 'single-quoted' literal, or a
-# "double-quoted" value. A `$` outside single quotes is refused: Compose
-# would expand it as a variable and silently change the value.
 load_env_file() {
-    local file="$1" name line number=0 key value
+    local file="$1" name line number=0 key
+    local -A first_line=()
+    # The rules are about bytes: match them byte by byte in every locale.
+    local LC_ALL=C
     name="$(basename "$file")"
-    if grep -q $'\r' "$file"; then
+    [[ -r "$file" ]] || die "$name cannot be read; check its owner and mode: ls -l $name"
+    if grep -q $'\r$' "$file"; then
         die "$name has Windows (CRLF) line endings; convert it with: sed -i 's/\r\$//' $name"
     fi
     while IFS= read -r line || [[ -n "$line" ]]; do
         number=$((number + 1))
+        _env_check_encoding "$name" "$number" "$line"
         [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
-        if [[ ! "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=(.*)$ ]]; then
-            die "$name line $number is not KEY=VALUE; fix or delete that line"
-        fi
+        _env_check_characters "$name" "$number" "$line"
+        [[ "$line" =~ $_ENV_ASSIGNMENT ]] ||
+            die "$name line $number is not KEY=VALUE (KEY: a letter or _, then letters, digits or _); fix or delete that line"
         key="${BASH_REMATCH[2]}"
-        value="$(_env_value "$name" "$number" "$key" "${BASH_REMATCH[3]}")" || exit "$EXIT_FAILURE"
+        [[ "$key" != export ]] ||
+            die "$name line $number: a variable cannot be called export (Compose v1 and v2 read 'export =' differently); rename it"
+        [[ -z "${first_line[$key]:-}" ]] ||
+            die "$name lines ${first_line[$key]} and $number both set $key, and Compose would use the last one; delete the line you do not want"
+        first_line[$key]="$number"
+        _env_value "$name" "$number" "$key" "${BASH_REMATCH[3]}"
         ENV_KEYS+=("$key")
         if [[ -z "${!key+set}" ]]; then
-            export "$key=$value"
+            export "$key=$_ENV_VALUE"
         fi
-    done <"$file"
+    done < <(tr '\000' '\001' <"$file") # bash's read would drop a NUL silently
 }
 
-# The value part of one line, unquoted; exits 1 naming the variable (never
-# its value) when Compose would read it differently from what it says.
+# "FILE line N (KEY)" for a message about line N, or "FILE line N" when the
+# line does not start with KEY=.
+_env_where() {
+    if [[ "$3" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*= ]]; then
+        printf '%s line %s (%s)' "$1" "$2" "${BASH_REMATCH[2]}"
+    else
+        printf '%s line %s' "$1" "$2"
+    fi
+}
+
+# Refuses, on any line, a byte-order mark and bytes that are not UTF-8:
+# Compose v1 decodes the whole file as UTF-8, and v2 rejects a BOM after the
+# first line.
+_env_check_encoding() {
+    local name="$1" number="$2" line="$3"
+    if [[ "$line" == "$_ENV_BOM"* ]]; then
+        die "$name line $number starts with a UTF-8 byte-order mark (BOM), which some editors add; remove it with: sed -i 's/^\xEF\xBB\xBF//' $name (or save the file as UTF-8 without BOM)"
+    fi
+    if [[ "$line" == *[$'\x80'-$'\xff']* ]] && ! printf '%s' "$line" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+        die "$(_env_where "$name" "$number" "$line") is not valid UTF-8 text, which Compose v1 cannot read; save $name as UTF-8"
+    fi
+}
+
+# Refuses characters that Compose v1 and v2 trim differently around a value.
+_env_check_characters() {
+    local where
+    if [[ "$3" =~ $_ENV_CONTROL ]]; then
+        where="$(_env_where "$@")"
+        die "$where holds a control character (a byte below 0x20 other than tab, or 0x7f, or NUL), which Compose v1 and v2 read differently; delete it"
+    fi
+    if [[ "$3" =~ $_ENV_UNICODE_SPACE ]]; then
+        where="$(_env_where "$@")"
+        die "$where holds a Unicode space such as a no-break space, which Compose v1 and v2 trim differently; replace it with a plain space"
+    fi
+}
+
+# Sets _ENV_VALUE to the value part RAW of line NUMBER (variable KEY) as
+# Compose reads it, or exits 1 naming the variable (never its value) when
+# Compose v1 and v2 would not both read it that way.
 _env_value() {
     local where="$1 line $2 ($3)" key="$3" raw="$4"
     # Leading blanks are not part of the value.
     raw="${raw#"${raw%%[![:space:]]*}"}"
     case "$raw" in
-        \'*)
-            [[ "$raw" =~ ^\'([^\']*)\'[[:space:]]*(#.*)?$ ]] ||
-                die "$where: the single quote is not closed, or text follows it"
-            # Compose v2 reads \' as an escaped quote, so it would not see
-            # the value end there and could not parse the file.
-            [[ "${BASH_REMATCH[1]}" != *\\ ]] ||
-                die "$where: a single-quoted value cannot end in a backslash (Compose reads \\' as an escaped quote); use double quotes and write the backslash twice: $key=\"...\\\\\""
-            printf '%s' "${BASH_REMATCH[1]}"
-            ;;
-        \"*)
-            [[ "$raw" =~ ^\"(([^\"\\]|\\.)*)\"[[:space:]]*(#.*)?$ ]] ||
-                die "$where: the double quote is not closed, or text follows it"
-            raw="${BASH_REMATCH[1]}"
-            [[ "$raw" != *'$'* ]] ||
-                die "$where: Compose would expand the \$ in this value; use single quotes instead: $key='...'"
-            raw="${raw//\\\"/\"}"
-            printf '%s' "${raw//\\\\/\\}"
-            ;;
-        *)
-            # An unquoted value ends at " #" (a comment) and loses trailing blanks.
-            raw="${raw%%[[:space:]]#*}"
-            raw="${raw%"${raw##*[![:space:]]}"}"
-            [[ "$raw" != *'$'* ]] ||
-                die "$where: Compose would expand the \$ in this value; put it in single quotes: $key='...'"
-            printf '%s' "$raw"
-            ;;
+        \'*) _env_single_quoted "$where" "$key" "$raw" ;;
+        \"*) _env_double_quoted "$where" "$key" "$raw" ;;
+        *) _env_unquoted "$where" "$key" "$raw" ;;
     esac
+}
+
+_env_single_quoted() {
+    local where="$1" key="$2" raw="$3" content
+    [[ "$raw" =~ ^\'([^\']*)\'(.*)$ ]] ||
+        die "$where: the single quote is not closed on this line (a value cannot span lines); close it"
+    content="${BASH_REMATCH[1]}"
+    # Compose v2 reads \' as an escaped quote (so the value would go on) and
+    # keeps \\ as two backslashes; v1 turns both into one character.
+    [[ "$content" != *\\ ]] ||
+        die "$where: a single-quoted value cannot hold \\' or end in a backslash (Compose v2 reads \\' as an escaped quote); use double quotes for a ' (\"it's\"), or write a value that ends in a backslash unquoted"
+    [[ "$content" != *\\\\* ]] ||
+        die "$where: a single-quoted value cannot hold \\\\ (Compose v1 reads it as one backslash, v2 as two); use double quotes, where \\\\ stands for one backslash: $key=\"...\\\\...\""
+    [[ "$content" != *"\${"* ]] ||
+        die "$where: Compose v1 expands \${...} even in single quotes; change the value so that no { follows a \$"
+    _env_after_quote "$where" "${BASH_REMATCH[2]}"
+    _ENV_VALUE="$content"
+}
+
+_env_double_quoted() {
+    local where="$1" key="$2" raw="$3" rest value="" escaped
+    [[ "$raw" =~ ^\"(([^\"\\]|\\.)*)\"(.*)$ ]] ||
+        die "$where: the double quote is not closed on this line (a value cannot span lines); close it"
+    rest="${BASH_REMATCH[1]}"
+    _env_after_quote "$where" "${BASH_REMATCH[3]}"
+    # Compose v1 takes a quote after any backslash as escaped, so it would read
+    # on past the closing quote, up to the next " further down the file.
+    [[ "$rest" != *\\ ]] ||
+        die "$where: a double-quoted value cannot end in a backslash (Compose v1 would read on past the closing quote); write the value unquoted, or move the backslash"
+    [[ "$rest" != *'$'* ]] ||
+        die "$where: Compose would expand the \$ in this value; use single quotes instead: $key='...'"
+    while [[ "$rest" == *\\* ]]; do
+        value+="${rest%%\\*}"
+        rest="${rest#*\\}"
+        escaped="${rest:0:1}"
+        rest="${rest:1}"
+        case "$escaped" in
+            \\ | \") value+="$escaped" ;;
+            n | r | t | a | b | f | v)
+                die "$where: in double quotes Compose turns \\$escaped into $(_env_escape_name "$escaped"); write \\\\$escaped to keep the backslash and the $escaped, or use single quotes"
+                ;;
+            \')
+                die "$where: in double quotes Compose v1 reads \\' as ' and v2 as \\'; write ' without the backslash"
+                ;;
+            # Both Compose versions keep any other backslash as it is.
+            *) value+="\\$escaped" ;;
+        esac
+    done
+    _ENV_VALUE="$value$rest"
+}
+
+_env_unquoted() {
+    local where="$1" key="$2" raw="$3"
+    # A comment starts at the first " #"; trailing blanks are not the value's.
+    raw="${raw%% #*}"
+    raw="${raw%"${raw##*[![:space:]]}"}"
+    [[ "$raw" != *$'\t#'* ]] ||
+        die "$where: Compose v1 starts a comment at a tab followed by #, v2 does not; put a space before the comment's #, or quote the value"
+    [[ "$raw" != *'$'* ]] ||
+        die "$where: Compose would expand the \$ in this value; put it in single quotes: $key='...'"
+    _ENV_VALUE="$raw"
+}
+
+# What Compose turns the escape \C (C one of n r t a b f v) into.
+_env_escape_name() {
+    case "$1" in
+        n) printf 'a line break' ;;
+        r) printf 'a carriage return' ;;
+        t) printf 'a tab' ;;
+        *) printf 'a control character' ;;
+    esac
+}
+
+# Only blanks, or blanks and a # comment, may follow a closing quote.
+_env_after_quote() {
+    [[ "$2" =~ ^[[:space:]]*(#.*)?$ ]] ||
+        die "$1: text follows the closing quote; move it inside the quotes, or start a comment with #"
 }
 
 # --- Checking -----------------------------------------------------------------
@@ -165,9 +314,9 @@ validate_env() {
         problems+=("still the placeholder '$PLACEHOLDER': ${placeholders[*]}; run ./scripts/init-env.sh to generate them all at once")
     fi
 
-    _check_port problems POSTGRES_PORT 5432
-    _check_port problems LANGFUSE_PORT 3000
-    _check_port problems REDIS_PORT 6379
+    for name in "${BUILTIN_SERVICES[@]}"; do
+        _check_port problems "$(service_field "$name" port_variable)" "$(service_field "$name" default_port)"
+    done
 
     _check_match problems BIND_ADDRESS '^(([0-9]{1,3}\.){3}[0-9]{1,3}|\[?[0-9A-Fa-f:]+\]?)$' \
         "must be an IP address such as 127.0.0.1 (or 0.0.0.0 to expose the stack on purpose)"
@@ -214,11 +363,14 @@ _check_port() {
 
 # Everything a command that talks to the stack needs from .env.infra:
 # created on first use, read, and checked.
+_ENV_READY=false
 prepare_env() {
+    ! $_ENV_READY || return 0
     create_env_file
     _check_env_file_mode
     load_env_file "$ENV_FILE"
     validate_env
+    _ENV_READY=true
 }
 
 # Loads .env.infra for commands that only read the stack (no creation).
@@ -240,32 +392,21 @@ _check_env_file_mode() {
     fi
 }
 
-# The value of a port variable, or its default.
-port_of() {
-    case "$1" in
-        postgres) printf '%s' "${POSTGRES_PORT:-5432}" ;;
-        langfuse) printf '%s' "${LANGFUSE_PORT:-3000}" ;;
-        redis) printf '%s' "${REDIS_PORT:-6379}" ;;
-    esac
-}
-
-port_variable_of() {
-    case "$1" in
-        postgres) printf 'POSTGRES_PORT' ;;
-        langfuse) printf 'LANGFUSE_PORT' ;;
-        redis) printf 'REDIS_PORT' ;;
-    esac
-}
-
 # For commands that must work without a usable .env.infra (stop, logs): the
 # compose file needs its variables to be set, so read them when they exist,
 # and otherwise give Compose harmless stand-ins for the required secrets.
 load_env_if_present() {
-    local name
     if [[ -f "$ENV_FILE" ]]; then
         _check_env_file_mode
         load_env_file "$ENV_FILE"
     fi
+    export_secret_stand_ins
+}
+
+# Gives every unset secret the placeholder, so Compose can read the compose
+# file (it refuses to without them); nothing is started with these.
+export_secret_stand_ins() {
+    local name
     while IFS= read -r name; do
         [[ -n "${!name:-}" ]] || export "$name=$PLACEHOLDER"
     done < <(secret_names)

@@ -26,56 +26,77 @@ http_status() {
     return 0
 }
 
-# Whether something on this host accepts connections on PORT.
+# Whether something accepts connections on HOST:PORT (a wildcard host is
+# asked on loopback).
 port_in_use() {
-    local fd
-    if { exec {fd}<>"/dev/tcp/$(probe_host)/$1"; } 2>/dev/null; then
+    local host="$1" port="$2" fd
+    case "$host" in 0.0.0.0 | "" | :: | "[::]") host=127.0.0.1 ;; esac
+    if { exec {fd}<>"/dev/tcp/${host//[\[\]]/}/$port"; } 2>/dev/null; then
         exec {fd}>&-
         return 0
     fi
     return 1
 }
 
-# The functional probe of SERVICE in CONTAINER. Prints one line: "ok <what
-# was checked>" or "fail <why>". Passwords reach the container through the
-# environment of `docker exec` (-e NAME without a value), never argv.
+# The functional probe of SERVICE in CONTAINER, by the probe its row of the
+# service table names. Prints one line: "ok <what was checked>" or "fail
+# <why>". Passwords reach the container through the environment of `docker
+# exec` (-e NAME without a value), never argv.
 probe_service() {
-    local service="$1" container="$2" output status
-    case "$service" in
-        postgres)
-            # Over the network name, not loopback: inside the container
-            # loopback is trusted without a password.
-            if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
-                -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
-                psql -h postgres -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
-                -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
-                printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
-            else
-                printf 'fail %s' "$(_first_line "$output")"
-            fi
-            ;;
-        redis)
-            output="$(REDISCLI_AUTH="${REDIS_PASSWORD-}" docker exec -e REDISCLI_AUTH "$container" \
-                redis-cli ping 2>&1)" || true
-            if [[ "$output" == PONG ]]; then
-                printf 'ok authenticated PING answered PONG'
-            else
-                printf 'fail PING answered: %s' "$(_first_line "$output")"
-            fi
-            ;;
-        langfuse)
-            status="$(http_status "$(probe_host)" "$(port_of langfuse)" \
-                '/api/public/health?failIfDatabaseUnavailable=true')"
-            if [[ "$status" == 200 ]]; then
-                printf 'ok GET /api/public/health on port %s answered 200' "$(port_of langfuse)"
-            else
-                printf 'fail GET /api/public/health on port %s answered %s' \
-                    "$(port_of langfuse)" "${status:-nothing}"
-            fi
-            ;;
-        *)
-            printf 'ok no probe for this service'
-            ;;
+    local service="$1" container="$2" probe
+    probe="$(service_field "$service" probe)"
+    if [[ -n "$probe" ]]; then
+        "_probe_$probe" "$service" "$container"
+    else
+        _probe_docker_health "$container"
+    fi
+}
+
+_probe_sql() {
+    local container="$2" output
+    # Over the network name, not loopback: inside the container loopback is
+    # trusted without a password.
+    if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
+        -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
+        psql -h "$1" -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
+        -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
+        printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
+    else
+        printf 'fail %s' "$(_first_line "$output")"
+    fi
+}
+
+_probe_ping() {
+    local container="$2" output
+    output="$(REDISCLI_AUTH="${REDIS_PASSWORD-}" docker exec -e REDISCLI_AUTH "$container" \
+        redis-cli ping 2>&1)" || true
+    if [[ "$output" == PONG ]]; then
+        printf 'ok authenticated PING answered PONG'
+    else
+        printf 'fail PING answered: %s' "$(_first_line "$output")"
+    fi
+}
+
+_probe_http() {
+    local port status
+    port="$(port_of "$1")"
+    status="$(http_status "$(probe_host)" "$port" '/api/public/health?failIfDatabaseUnavailable=true')"
+    if [[ "$status" == 200 ]]; then
+        printf 'ok GET /api/public/health on port %s answered 200' "$port"
+    else
+        printf 'fail GET /api/public/health on port %s answered %s' "$port" "${status:-nothing}"
+    fi
+}
+
+# A service of the user's own (from an override file) has no client probe
+# here: Docker's healthcheck, if it has one, is the judge.
+_probe_docker_health() {
+    local container="$1"
+    case "$(container_status "$container")" in
+        "running healthy") printf 'ok Docker healthcheck passes' ;;
+        "running none") printf 'ok running (it has no healthcheck)' ;;
+        "running starting") printf 'fail Docker healthcheck has not passed yet' ;;
+        *) printf 'fail Docker healthcheck fails: %s' "$(_first_line "$(last_health_output "$container")")" ;;
     esac
 }
 
@@ -84,15 +105,13 @@ _first_line() {
     printf '%s' "${text%%$'\n'*}" | cut -c1-200
 }
 
-# Checks SERVICES (all when none), in parallel. Fills HEALTH_RESULT[service]
-# with "state health probe detail..." and returns 0 only if all are healthy.
-declare -A HEALTH_RESULT=()
+# Checks SERVICES, in parallel. Prints one line per service, in order:
+# "SERVICE STATE HEALTH PROBE DETAIL...", e.g. "redis running healthy ok
+# authenticated PING answered PONG". Returns 0 only if all are healthy.
 check_services() {
-    local dir service container status all_healthy=0
-    local -a checked
-    mapfile -t checked < <(selected_services)
+    local dir service container status line all_healthy=0
     dir="$(mktemp -d)"
-    for service in "${checked[@]}"; do
+    for service in "$@"; do
         (
             container="$(container_of "$service")"
             if [[ -z "$container" ]]; then
@@ -108,28 +127,16 @@ check_services() {
         ) >"$dir/$service" &
     done
     wait
-    HEALTH_RESULT=()
-    for service in "${checked[@]}"; do
-        HEALTH_RESULT[$service]="$(<"$dir/$service")"
-        [[ "${HEALTH_RESULT[$service]}" =~ ^running\ healthy\ ok ]] || all_healthy=1
+    for service in "$@"; do
+        line="$(<"$dir/$service")"
+        printf '%s %s\n' "$service" "$line"
+        [[ "$line" =~ ^running\ (healthy|none)\ ok ]] || all_healthy=1
     done
     rm -rf "$dir"
     return "$all_healthy"
 }
 
-# Field N (1 state, 2 health, 3 probe, 4 detail) of a HEALTH_RESULT entry.
-result_field() {
-    local service="$1" field="$2" state health probe detail
-    read -r state health probe detail <<<"${HEALTH_RESULT[$service]}"
-    case "$field" in
-        1) printf '%s' "$state" ;;
-        2) printf '%s' "$health" ;;
-        3) printf '%s' "$probe" ;;
-        4) printf '%s' "$detail" ;;
-    esac
-}
-
-# Waits until every selected service's container is running and healthy by
+# Waits until every one of SERVICES has a container that is running and healthy by
 # Docker's healthcheck, printing each one as it gets there. Gives up early
 # when a container stops or restarts (a crash loop never turns healthy), and
 # at the deadline. Returns 1, after showing diagnostics, when it gives up.
@@ -137,11 +144,12 @@ result_field() {
 # One `docker inspect` per round for all the containers, keyed by their
 # Compose service label, keeps a quick poll cheap: the services start on the
 # same CPUs.
+# Usage: wait_until_healthy TIMEOUT SERVICE...
 wait_until_healthy() {
     local timeout="$1" began="$SECONDS" service state health restarts
-    local -a pending=() still=() containers=()
+    shift
+    local -a pending=("$@") still=() containers=()
     local -A status=() restarts_before=()
-    mapfile -t pending < <(selected_services)
     mapfile -t containers < <(for service in "${pending[@]}"; do container_of "$service"; done)
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do

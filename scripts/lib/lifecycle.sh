@@ -1,12 +1,51 @@
 # shellcheck shell=bash
-# Bringing services up and reporting on them: what start.sh and restart.sh
-# share. Sourced, never run.
+# Bringing services up and reporting on them: the core that start.sh and
+# restart.sh share. Sourced, never run.
 
-# What would make `up` fail half-way, checked before anything is created:
-# a failed check leaves Docker and the disk as they were.
-check_can_start() {
+# Starts (or, with MODE restart, stops and starts) the named services with
+# what they depend on, or the whole stack; unless --no-wait, waits until
+# each is healthy and usable by a client, then prints where to connect.
+# Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
+bring_up() {
+    local mode="$1" wait timeout model
+    local -a named targets=()
+    shift
+    parse_bring_up_args wait timeout named "$@"
+    # A broken .env.infra is reported as such, before Compose reads it.
+    [[ ! -f "$ENV_FILE" ]] || prepare_env
+    require_docker
+    model="$(compose_model)"
+    require_known_services "$(model_services "$model")" "${named[@]}"
+    take_stack_lock
+    prepare_env
+    require_own_stack
+    if ((${#named[@]} > 0)); then
+        mapfile -t targets < <(model_with_dependencies "$model" "${named[@]}")
+    else
+        mapfile -t targets < <(model_services "$model")
+    fi
+    # Refused before anything is stopped or created: a failed check leaves
+    # Docker and the disk as they were.
     check_volumes_writable
-    check_ports_free
+    check_ports "$model" "${targets[@]}"
+    if [[ "$mode" == restart ]]; then
+        step "Stopping $(described "${named[@]}")..."
+        compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
+    fi
+    start_services "${named[@]}" -- "${targets[@]}"
+    if ! "$wait"; then
+        ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
+        return 0
+    fi
+    wait_until_healthy "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
+    verify_credentials "${targets[@]}"
+    ok "TransBot infrastructure is up:"
+    print_summary "$model" "${targets[@]}"
+}
+
+# "postgres, redis", or "the stack" when no service is named.
+described() {
+    if (($# > 0)); then join_by_comma "$@"; else printf 'the stack'; fi
 }
 
 # Docker bind-mounts the services' data from volumes/. On a read-only folder
@@ -21,24 +60,42 @@ check_volumes_writable() {
     die "cannot start: volumes/ is read-only or not writable by $(id -un), and the services keep their data there; make it writable (chmod u+w volumes, or remount its filesystem read-write), then run ./scripts/$SCRIPT_NAME again"
 }
 
-# Every published port must be free, unless this stack's own containers
-# already hold it (a second start.sh is not a conflict).
-check_ports_free() {
-    local service port own_ports busy=()
+# What sets a service's published port, for messages.
+port_setting_of() {
+    local variable
+    variable="$(service_field "$1" port_variable)"
+    if [[ -n "$variable" ]]; then printf '%s' "$variable"; else printf "%s's ports in your compose override" "$1"; fi
+}
+
+# Every port of the configuration is published once, and every port of the
+# TARGETS is free, unless this stack's own containers already hold it (a
+# second start.sh is not a conflict).
+# Usage: check_ports MODEL TARGET...
+check_ports() {
+    local model="$1" service host port own_ports problems=() line
+    shift
+    # Two services on one host port: the second would fail half-way.
+    while read -r line; do
+        problems+=("$line")
+    done < <(model_ports "$model" | awk '
+        { key = $3; if (key in first && ($2 == "0.0.0.0" || hosts[key] == "0.0.0.0" || hosts[key] == $2)) print $3, first[key], $1
+          else { first[key] = $1; hosts[key] = $2 } }' |
+        while read -r port service host; do
+            printf '%s and %s are both set to port %s; give each service its own port in .env.infra\n' \
+                "$(port_setting_of "$service")" "$(port_setting_of "$host")" "$port"
+        done)
     # One engine query for the whole project, e.g. "127.0.0.1:5432->5432/tcp".
     own_ports="$(docker ps --filter "label=com.docker.compose.project=$(project_name)" \
         --format '{{.Ports}}' 2>/dev/null)" || own_ports=""
-    while IFS= read -r service; do
-        port="$(port_of "$service")"
-        [[ -n "$port" ]] || continue
+    while read -r service host port; do
+        grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
         [[ "$own_ports" != *":$port->"* ]] || continue
-        if port_in_use "$port"; then
-            busy+=("port $port for $service is already in use; stop what uses it, or pick another port: $(port_variable_of "$service")=$(neighbour_port "$port") ./scripts/start.sh")
-        fi
-    done < <(services_with_dependencies)
-    if ((${#busy[@]} > 0)); then
+        port_in_use "$host" "$port" || continue
+        problems+=("port $port for $service is already in use; stop what uses it, or pick another port: $(port_setting_of "$service")=$(neighbour_port "$port") ./scripts/$SCRIPT_NAME")
+    done < <(model_ports "$model")
+    if ((${#problems[@]} > 0)); then
         error "cannot start:"
-        printf '  - %s\n' "${busy[@]}" >&2
+        printf '  - %s\n' "${problems[@]}" >&2
         exit "$EXIT_FAILURE"
     fi
 }
@@ -48,21 +105,17 @@ neighbour_port() {
     if (($1 < 65535)); then printf '%s' "$(($1 + 1))"; else printf '%s' "$(($1 - 1))"; fi
 }
 
-# The services `up` will start: the selected ones and what they depend on.
-services_with_dependencies() {
-    {
-        selected_services
-        if ((${#SERVICES[@]} > 0)) && printf '%s\n' "${SERVICES[@]}" | grep -qx langfuse; then
-            printf 'postgres\n'
-        fi
-    } | awk '!seen[$0]++'
-}
-
+# Usage: start_services [SERVICE...] -- TARGET...
+# TARGETS are what `up` starts (the services and their dependencies): their
+# diagnostics are shown when `up` fails.
 start_services() {
-    step "Starting $(if ((${#SERVICES[@]} > 0)); then join_by_comma "${SERVICES[@]}"; else printf 'the stack'; fi) (project $(project_name), Compose $COMPOSE_VERSION)..."
-    if ! compose up -d "${SERVICES[@]}" 2>&1 | redact_secrets; then
+    local -a named=()
+    while [[ "$1" != -- ]]; do named+=("$1"); shift; done
+    shift
+    step "Starting $(described "${named[@]}") (project $(project_name), Compose $COMPOSE_VERSION, $(current_healthcheck_path) healthchecks)..."
+    if ! compose_up "${named[@]}" -- "$@"; then
         error "docker compose up failed (see above)"
-        while IFS= read -r service; do show_diagnostics "$service"; done < <(services_with_dependencies)
+        _give_up "$@"
         exit "$EXIT_FAILURE"
     fi
 }
@@ -71,49 +124,65 @@ start_services() {
 # changed in .env.infra after the first start shows up here: PostgreSQL keeps
 # the one it was initialised with.
 verify_credentials() {
-    local service failed=false
-    check_services || true
-    while IFS= read -r service; do
-        [[ "$(result_field "$service" 3)" == ok ]] && continue
+    local failed=false service probe detail
+    while read -r service _ _ probe detail; do
+        [[ "$probe" == ok ]] && continue
         failed=true
-        error "$service is up, but a client cannot use it: $(result_field "$service" 4)"
-        explain_failed_probe "$service"
-    done < <(selected_services)
+        error "$service is up, but a client cannot use it: $detail"
+        explain_failed_probe "$service" "$detail"
+    done < <(check_services "$@" || true)
     ! $failed || exit "$EXIT_FAILURE"
 }
 
 explain_failed_probe() {
-    case "$1:$(result_field "$1" 4)" in
-        postgres:*"password authentication failed"*)
-            info "  POSTGRES_PASSWORD in .env.infra is not the password volumes/postgres was initialised with." >&2
+    local service="$1" detail="$2"
+    case "$(service_field "$service" probe):$detail" in
+        sql:*"password authentication failed"*)
+            info "  POSTGRES_PASSWORD in .env.infra is not the password volumes/$service was initialised with." >&2
             info "  Either put the old value back, or make the database use the new one (data is kept):" >&2
             info "    ./scripts/apply-schema.sh" >&2 ;;
-        redis:*)
-            info "  Recreate the container so it takes the password from .env.infra: ./scripts/restart.sh redis" >&2 ;;
+        ping:*)
+            info "  Recreate the container so it takes the password from .env.infra: ./scripts/restart.sh $service" >&2 ;;
         *)
-            info "  Details: ./scripts/health-check.sh $1; logs: ./scripts/logs.sh $1" >&2 ;;
+            info "  Details: ./scripts/health-check.sh $service; logs: ./scripts/logs.sh $service" >&2 ;;
     esac
 }
 
+# Where to connect to each of TARGETS.
+# Usage: print_summary MODEL TARGET...
 print_summary() {
-    local service host
+    local model="$1" service host ports
+    shift
     host="$(probe_host)"
-    while IFS= read -r service; do
-        case "$service" in
-            postgres) info "  postgres  postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of postgres)/${POSTGRES_DB:-transbot}" ;;
-            langfuse) info "  langfuse  http://localhost:$(port_of langfuse)  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
-            redis) info "  redis     redis://$host:$(port_of redis)" ;;
+    for service in "$@"; do
+        case "$(service_field "$service" probe)" in
+            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service")/${POSTGRES_DB:-transbot}" ;;
+            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
+            ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service")" ;;
+            *)
+                ports="$(model_ports "$model" | awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }')"
+                info "  $(printf '%-9s' "$service") running${ports:+ on $ports}" ;;
         esac
-    done < <(services_with_dependencies)
+    done
     info "Passwords are in .env.infra. Next: ./scripts/app-env.sh prints the settings for TransBot's .env."
 }
 
-# Waits for the started services and their dependencies, checks them as a
-# client would, and prints where to reach them; exits 1 on any failure.
-wait_and_report() {
-    mapfile -t SERVICES < <(services_with_dependencies)
-    wait_until_healthy "$1" || exit "$EXIT_FAILURE"
-    verify_credentials
-    ok "TransBot infrastructure is up:"
-    print_summary
+# The arguments of start.sh and restart.sh, into the caller's variables.
+# Usage: parse_bring_up_args WAIT_VAR TIMEOUT_VAR SERVICES_VAR ARG...
+parse_bring_up_args() {
+    local -n _wait="$1" _timeout="$2" _services="$3"
+    local -a args
+    shift 3
+    _wait=true _timeout=300 _services=()
+    split_option_values args "--timeout" "--no-wait --help" "$@"
+    set -- "${args[@]}"
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            --no-wait) _wait=false; shift ;;
+            --timeout) need_value "$@"; require_seconds "$1" "$2"; _timeout="$2"; shift 2 ;;
+            -*) unknown_option "$1" "--no-wait --timeout -h --help" ;;
+            *) require_service_syntax "$1"; _services+=("$1"); shift ;;
+        esac
+    done
 }

@@ -19,6 +19,10 @@ hash="$(printf '%s' "$REDISCLI_AUTH" | sha256sum | cut -d ' ' -f 1)"
 
 # The image's entrypoint prepares /data and drops to the redis user; "reset"
 # removes the default user's "nopass" before the one password is added.
+# backup.sh takes its snapshot the way a replica does (redis-cli --rdb);
+# nothing else replicates here, so the 5 s Redis waits for more replicas
+# to join that sync is only a delay.
 exec docker-entrypoint.sh redis-server "$@" - <<CONFIG
 user default reset on #$hash ~* &* +@all
+repl-diskless-sync-delay 0
 CONFIG

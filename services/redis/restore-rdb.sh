@@ -44,7 +44,17 @@ info_field() {
     redis-cli -s "$socket" info persistence | tr -d '\r' | sed -n "s/^$1://p"
 }
 
-loaded() { [ "$(redis-cli -s "$socket" ping 2>/dev/null)" = PONG ]; }
+# Fails at once, with Redis's own reason, when the server has exited:
+# redis-check-rdb accepts some snapshots the server still refuses (e.g. one
+# from a Redis with more databases).
+loaded() {
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "restore-rdb.sh: Redis refused the snapshot:" >&2
+        grep -E '#|Fatal|error|Error' /tmp/restore-redis.log | tail -n 5 >&2 || true
+        exit 1
+    fi
+    [ "$(redis-cli -s "$socket" ping 2>/dev/null)" = PONG ]
+}
 rewritten() {
     [ "$(info_field aof_enabled)" = 1 ] &&
         [ "$(info_field aof_rewrite_in_progress)" = 0 ] &&
@@ -59,7 +69,8 @@ main() {
     cat >"$data/dump.rdb"
     redis-check-rdb "$data/dump.rdb" >/dev/null
     redis-server --port 0 --unixsocket "$socket" --dir "$data" --appendonly no \
-        --save '' --daemonize yes --logfile /tmp/restore-redis.log
+        --save '' --logfile /tmp/restore-redis.log &
+    server=$!
     wait_for "Redis to load the snapshot" loaded
     redis-cli -s "$socket" config set appendonly yes >/dev/null
     wait_for "the AOF rewrite" rewritten

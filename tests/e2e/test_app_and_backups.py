@@ -22,6 +22,8 @@ from pathlib import Path
 from support import clients
 from support.engine import REPO_ROOT
 
+from .common import containers, folder_files
+
 EXAMPLE = REPO_ROOT / "examples" / "transbot_smoke.py"
 
 
@@ -136,9 +138,23 @@ def test_a_truncated_dump_is_refused_and_live_data_untouched(journey):
 
 
 def test_restore_without_a_terminal_or_yes_changes_nothing(journey):
-    result = journey.script("restore.sh", str(_only_backup(journey)))
+    backup = _only_backup(journey)
+    with clients.postgres(journey) as conn:
+        rows_before = clients.translation_texts(conn)
+    cache = clients.redis_client(journey)
+    keys_before = {key: cache.get(key) for key in cache.keys("*")}
+    files_before, containers_before = folder_files(journey.root / "backups"), containers(journey)
+
+    result = journey.script("restore.sh", str(backup))
+
     assert result.returncode == 2, result
     assert "--yes" in result.stderr
+    assert containers(journey) == containers_before, "something was stopped or restarted"
+    with clients.postgres(journey) as conn:
+        assert clients.translation_texts(conn) == rows_before
+    cache = clients.redis_client(journey)
+    assert {key: cache.get(key) for key in cache.keys("*")} == keys_before
+    assert folder_files(journey.root / "backups") == files_before
 
 
 def test_a_password_changed_after_initialisation_is_detected_and_fixable(journey):

@@ -22,7 +22,9 @@ import pytest
 import redis
 
 from support import clients
-from support.engine import folder_names
+from support.engine import folder_names, run
+
+from .common import containers
 
 
 def test_first_start_creates_secrets_and_brings_the_stack_up_healthy(journey):
@@ -35,7 +37,31 @@ def test_first_start_creates_secrets_and_brings_the_stack_up_healthy(journey):
         assert f"{service} is healthy" in result.stdout
     assert f"127.0.0.1:{journey.ports['postgres']}" in result.stdout
     assert f"http://localhost:{journey.ports['langfuse']}" in result.stdout
+    assert f"{expected_path(journey)} healthchecks" in result.stdout
     _assert_no_secret_in(journey, result.output)
+
+
+def expected_path(stack) -> str:
+    """What the scripts must pick here: fast on Engine 25+ with Compose v2
+    2.24+ unless switched off, portable everywhere else."""
+    api = run(["docker", "version", "--format", "{{.Server.APIVersion}}"]).stdout.strip()
+    modern_engine = tuple(int(part) for part in api.split(".")[:2]) >= (1, 44)
+    modern_compose = stack.compose.name == "v2" and tuple(
+        int(part) for part in stack.compose.version.split("-")[0].split(".")[:2]) >= (2, 24)
+    switched_off = stack.extra_env.get("TRANSBOT_FAST_PATH") == "off"
+    return "fast" if modern_engine and modern_compose and not switched_off else "portable"
+
+
+def test_containers_carry_the_healthchecks_of_their_path(journey):
+    for service in ("postgres", "langfuse", "redis"):
+        check = json.loads(run(["docker", "inspect", "--format", "{{json .Config.Healthcheck}}",
+                                journey.container(service)]).stdout)
+        if expected_path(journey) == "fast":
+            assert check.get("StartInterval") == 250_000_000, (service, check)
+            assert check["Interval"] == 30_000_000_000, (service, check)
+        else:
+            assert not check.get("StartInterval"), (service, check)
+            assert check["Interval"] <= 5_000_000_000, (service, check)
 
 
 def test_health_check_passes_on_the_running_stack(journey):
@@ -143,10 +169,14 @@ def test_starting_one_service_brings_it_back(journey):
     assert journey.script("health-check.sh").returncode == 0
 
 
-def test_start_on_a_healthy_stack_is_a_quick_no_op(journey):
+def test_start_on_a_healthy_stack_keeps_its_running_containers(journey):
+    before = containers(journey)
+    env_before = (journey.root / ".env.infra").read_bytes()
     result = journey.script("start.sh")
     assert result.returncode == 0, result
     assert "Created .env.infra" not in result.stdout
+    assert containers(journey) == before, "start.sh recreated or restarted a container of a healthy stack"
+    assert (journey.root / ".env.infra").read_bytes() == env_before
 
 
 def test_restart_waits_for_health(journey):

@@ -6,6 +6,11 @@
 #   transbot-standin/redis:7         honours the redis:7-alpine contract
 #   transbot-standin/langfuse:2      keeps the Langfuse v2 contract we use
 #
+# TRANSBOT_STANDIN_PREFIX (default transbot-standin) names the repository
+# prefix of all four, so work on the stand-ins can build its own images
+# (e.g. TRANSBOT_STANDIN_PREFIX=transbot-standin-dev) without retagging the
+# ones other test runs on the same engine are using.
+#
 # No container registry is needed. Every image carries the label
 # org.transbot.standin.hash: the sha256 of the files it is built from (plus
 # the package list of the base). An image whose label matches is reused, so a
@@ -17,7 +22,8 @@ shopt -s inherit_errexit
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 readonly SCRIPT_DIR
 readonly HASH_LABEL=org.transbot.standin.hash
-readonly BASE_TAG=transbot-standin/base:bookworm
+readonly PREFIX="${TRANSBOT_STANDIN_PREFIX:-transbot-standin}"
+readonly BASE_TAG="$PREFIX/base:bookworm"
 readonly SUITE=bookworm
 readonly DEFAULT_MIRROR=http://deb.debian.org/debian
 readonly SOURCES_FILE=/etc/apt/sources.list.d/debian.sources
@@ -25,9 +31,9 @@ readonly LOCK_FILE=/tmp/transbot-standin-build.lock
 # name -> tag; the name is also the build context directory.
 readonly STANDINS=(postgres redis langfuse)
 declare -A TAGS=(
-	[postgres]=transbot-standin/postgres:15
-	[redis]=transbot-standin/redis:7
-	[langfuse]=transbot-standin/langfuse:2
+	[postgres]="$PREFIX/postgres:15"
+	[redis]="$PREFIX/redis:7"
+	[langfuse]="$PREFIX/langfuse:2"
 )
 readonly TAGS
 # mmdebstrap options that shape the base (they are part of its hash).
@@ -59,6 +65,10 @@ usage() {
 		Images whose ${HASH_LABEL} label matches their sources are reused.
 
 		  --force   rebuild every image even if its hash matches
+
+		TRANSBOT_STANDIN_PREFIX (now ${PREFIX}) is the repository prefix
+		of every tag, e.g. transbot-standin-dev to keep work in progress
+		apart from the images other runs on this engine use.
 	EOF
 }
 
@@ -70,6 +80,13 @@ on_error() {
 cleanup() {
 	if [[ -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
 		rm -rf -- "$WORK_DIR"
+	fi
+}
+
+# A prefix Docker would refuse only fails later, inside docker build.
+check_prefix() {
+	if [[ ! "$PREFIX" =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]]; then
+		die "TRANSBOT_STANDIN_PREFIX='$PREFIX' is not a valid image repository name (lower-case letters, digits, . _ - and /)"
 	fi
 }
 
@@ -208,6 +225,7 @@ build_standin() {
 	local name="$1" hash="$2"
 	local logfile="$WORK_DIR/$name.log"
 	if ! DOCKER_BUILDKIT=0 docker build --force-rm \
+		--build-arg "BASE_IMAGE=$BASE_TAG" \
 		--label "$HASH_LABEL=$hash" \
 		--tag "${TAGS[$name]}" \
 		"$SCRIPT_DIR/$name" >"$logfile" 2>&1; then
@@ -236,6 +254,7 @@ ensure_image() {
 
 main() {
 	parse_args "$@"
+	check_prefix
 	trap 'on_error $LINENO' ERR
 	trap cleanup EXIT
 	check_prerequisites

@@ -39,7 +39,8 @@ from .common import (
 
 # What the stack must end up with, and how .env.infra spells it.
 POSTGRES_PASSWORD = 'p w"$#@:/?&%\\é€日'
-REDIS_PASSWORD = "r 'q' #@:/?&%ü\"z\\"
+# The backslash is not last: Compose v1 misreads a double-quoted value ending in one.
+REDIS_PASSWORD = "r 'q' #@:/?&%ü\"z\\y"
 ADMIN_PASSWORD = 'a d$m"i \\#@:/?&%ß'
 HOSTILE_ENV = {
     "POSTGRES_PASSWORD": f"'{POSTGRES_PASSWORD}'",

@@ -26,10 +26,14 @@ OFFICIAL_IMAGES = {
     "langfuse": "langfuse/langfuse:2",
     "redis": "redis:7-alpine",
 }
+# TRANSBOT_STANDIN_PREFIX is the repository prefix tests/images/build.sh
+# tags them under (default transbot-standin): work on the stand-ins builds
+# and tests its own, e.g. transbot-standin-dev, and leaves the shared ones alone.
+STANDIN_PREFIX = os.environ.get("TRANSBOT_STANDIN_PREFIX") or "transbot-standin"
 STANDIN_IMAGES = {
-    "postgres": "transbot-standin/postgres:15",
-    "langfuse": "transbot-standin/langfuse:2",
-    "redis": "transbot-standin/redis:7",
+    "postgres": f"{STANDIN_PREFIX}/postgres:15",
+    "langfuse": f"{STANDIN_PREFIX}/langfuse:2",
+    "redis": f"{STANDIN_PREFIX}/redis:7",
 }
 
 # Every stack the tests create has a project name with this prefix and the

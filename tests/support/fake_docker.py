@@ -6,15 +6,28 @@ answers the way the real CLI does in the situation the environment describes:
 
   FAKE_DOCKER_PLUGIN      present (default): `docker compose` is Compose v2;
                           missing: `docker compose` is not a docker command
-  FAKE_DOCKER_DAEMON      up (default) | down | denied (no docker group)
+  FAKE_DOCKER_DAEMON      up (default) | down | denied (no docker group) |
+                          silent (fails without a word)
+  FAKE_DOCKER_PROJECT_DIR the folder `docker ps` says the project's containers
+                          were started from (default: none exist)
+  FAKE_DOCKER_COMPOSE_SLEEP  seconds `compose up` takes
+  FAKE_DOCKER_API_VERSION the engine's API version (default 1.47)
+  FAKE_DOCKER_COMPOSE_VERSION  what `docker compose version` says (default
+                          2.40.3); FAKE_DOCKER_COMPOSE_V1_VERSION likewise
   FAKE_DOCKER_COMPOSE_OUTPUT  a file printed by every compose subcommand
-                          except `version` (e.g. what `logs` shows)
+                          except `version` and `config` (e.g. what `logs` shows)
   FAKE_DOCKER_COMPOSE_STATUS  exit status of those subcommands (default 0)
+  FAKE_DOCKER_COMPOSE_FAIL  comma-separated subcommands (up, down, stop, logs,
+                          run, config) that print an error and exit 1
   FAKE_DOCKER_RECORD_ENV  comma-separated names of variables whose values
                           each call records too (what Compose would see)
 
 The engine has no containers: `docker ps` prints nothing and `docker inspect`
 finds nothing. `compose up/stop/down/logs/run` only record their arguments.
+`compose config` reads the compose files the way Compose picks them (-f,
+COMPOSE_FILE, docker-compose.yml and its override), interpolates ${VAR:-x}
+from the environment, and prints services, depends_on and ports in Compose
+v1's normalised form; `config --services` prints the names.
 
 DockerSandbox.build writes the fakes into a directory and builds a PATH with
 no Docker at all; read_calls parses the log.
@@ -62,7 +75,7 @@ def split_compose_args(args: list[str]) -> tuple[list[str], list[str]]:
 # written out whole, with only os, sys and json, because scripts call docker
 # many times a run and Python's start-up is most of a call's cost.
 _FAKE_PROGRAM = r'''
-import json, os, sys
+import json, os, re, sys
 
 VALUE_OPTIONS = __VALUE_OPTIONS__
 program, args = os.path.basename(sys.argv[0]), sys.argv[1:]
@@ -76,14 +89,108 @@ if log:
         handle.write(json.dumps(record) + "\n")
 
 
+def interpolate(text):
+    def replace(match):
+        name, operator, default = match.group(1), match.group(2) or "", match.group(3) or ""
+        value = environ.get(name)
+        if operator.startswith(":") and not value or value is None:
+            if operator.endswith("?"):
+                raise SystemExit("required variable " + name + " is missing a value: " + default)
+            return default if operator.endswith("-") else ""
+        return value
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?])?([^}]*)\}", replace, text)
+
+
+def compose_files(options):
+    files = [options[i + 1] for i in range(len(options) - 1) if options[i] in ("-f", "--file")]
+    if not files and environ.get("COMPOSE_FILE"):
+        files = environ["COMPOSE_FILE"].split(environ.get("COMPOSE_PATH_SEPARATOR", ":"))
+    if not files:
+        files = ["docker-compose.yml"] + [name for name in ("docker-compose.override.yml",) if os.path.exists(name)]
+    return files
+
+
+def read_services(path, services):
+    """The services of one compose file (a subset of YAML: block style,
+    two-space indents, short port strings), merged into SERVICES."""
+    section = name = None
+    in_services = False
+    for raw in open(path, encoding="utf-8"):
+        line = raw.split(" #")[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        text = line.strip()
+        if indent == 0:
+            in_services = text == "services:"
+            continue
+        if not in_services:
+            continue
+        if indent == 2 and text.endswith(":"):
+            name = text[:-1]
+            services.setdefault(name, {"depends_on": [], "ports": []})
+            section = None
+        elif indent == 4:
+            section = text.split(":")[0]
+            inline = text.split(":", 1)[1].strip()
+            if section == "depends_on" and inline.startswith("["):
+                services[name]["depends_on"] += [d.strip() for d in inline.strip("[]").split(",") if d.strip()]
+            elif section == "ports" and inline.startswith("["):
+                services[name]["ports"] += [p.strip().strip("\"'") for p in inline.strip("[]").split(",") if p.strip()]
+        elif section == "depends_on" and indent >= 6:
+            if text.startswith("- "):
+                services[name]["depends_on"].append(text[2:].strip())
+            elif indent == 6 and text.endswith(":"):
+                services[name]["depends_on"].append(text[:-1])
+        elif section == "ports" and text.startswith("- "):
+            services[name]["ports"].append(text[2:].strip().strip("\"'"))
+
+
+def compose_config(options, command):
+    services = {}
+    for path in compose_files(options):
+        if not os.path.exists(path):
+            print("open " + os.path.abspath(path) + ": no such file or directory", file=sys.stderr)
+            return 1
+        read_services(path, services)
+    if "--services" in command:
+        print("\n".join(services))
+        return 0
+    if any(word.startswith("--hash") for word in command):
+        print("\n".join(name + " fakehash" for name in services))
+        return 0
+    print("services:")
+    for name in sorted(services):
+        print("  " + name + ":")
+        if services[name]["depends_on"]:
+            print("    depends_on:")
+            for dependency in services[name]["depends_on"]:
+                print("      " + dependency + ":")
+                print("        condition: service_healthy")
+        if services[name]["ports"]:
+            print("    ports:")
+            for port in services[name]["ports"]:
+                print("    - " + interpolate(port) + "/tcp")
+    return 0
+
+
 def compose(version, args):
     index = 0
     while index < len(args) and args[index].startswith("-"):
         index += 2 if args[index] in VALUE_OPTIONS else 1
-    command = args[index:]
+    options, command = args[:index], args[index:]
     if command[:1] == ["version"]:
         print(version if "--short" in command else "Docker Compose version v" + version)
         return 0
+    failing = [name for name in environ.get("FAKE_DOCKER_COMPOSE_FAIL", "").split(",") if name]
+    if command[:1] and command[0] in failing:
+        print("Error response from daemon: fake failure of compose " + command[0], file=sys.stderr)
+        return 1
+    if command[:1] == ["config"]:
+        return compose_config(options, command)
+    if command[:1] == ["up"] and environ.get("FAKE_DOCKER_COMPOSE_SLEEP"):
+        import time
+        time.sleep(float(environ["FAKE_DOCKER_COMPOSE_SLEEP"]))
     output = environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
     if output:
         with open(output, encoding="utf-8") as handle:
@@ -96,23 +203,30 @@ def docker(args):
         if environ.get("FAKE_DOCKER_PLUGIN", "present") != "present":
             print(__NOT_A_DOCKER_COMMAND__, file=sys.stderr)
             return 1
-        return compose(__COMPOSE_V2_VERSION__, args[1:])
-    problem = {"down": __DAEMON_DOWN__, "denied": __PERMISSION_DENIED__}.get(environ.get("FAKE_DOCKER_DAEMON", "up"))
-    if problem:
-        print(problem, file=sys.stderr)
+        return compose(environ.get("FAKE_DOCKER_COMPOSE_VERSION", __COMPOSE_V2_VERSION__), args[1:])
+    problem = {"down": __DAEMON_DOWN__, "denied": __PERMISSION_DENIED__, "silent": ""}.get(
+        environ.get("FAKE_DOCKER_DAEMON", "up"))
+    if problem is not None:
+        if problem:
+            print(problem, file=sys.stderr)
         return 1
     if args[:1] == ["version"]:
-        print(__SERVER_VERSION__)
+        wanted = " ".join(args)
+        print(environ.get("FAKE_DOCKER_API_VERSION", "1.47") if "APIVersion" in wanted else __SERVER_VERSION__)
         return 0
     if args[:1] == ["ps"]:
-        return 0  # no containers
+        folder = environ.get("FAKE_DOCKER_PROJECT_DIR")
+        if folder and "com.docker.compose.project.working_dir" in " ".join(args):
+            print(folder)
+        return 0  # no containers otherwise
     if args[:1] in (["inspect"], ["port"], ["logs"], ["exec"]):
         print("Error: No such object: " + (args[-1] if len(args) > 1 else ""), file=sys.stderr)
         return 1
     return 0
 
 
-sys.exit(compose(__COMPOSE_V1_VERSION__, args) if program == "docker-compose" else docker(args))
+sys.exit(compose(environ.get("FAKE_DOCKER_COMPOSE_V1_VERSION", __COMPOSE_V1_VERSION__), args)
+         if program == "docker-compose" else docker(args))
 '''
 
 

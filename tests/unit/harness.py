@@ -196,8 +196,14 @@ class Harness:
         return read_calls(self.log)
 
     def compose_calls(self) -> list[Call]:
-        """Calls that ran a Compose subcommand (version checks left out)."""
-        return [call for call in self.calls() if call.is_compose and call.compose_command[:1] != ["version"]]
+        """Calls that ran a Compose subcommand that acts on the stack: the
+        read-only `version` and `config` queries are left out."""
+        return [call for call in self.calls()
+                if call.is_compose and call.compose_command[:1] not in (["version"], ["config"])]
+
+    def config_calls(self) -> list[Call]:
+        """`compose config` queries: how the scripts learn services, dependencies and ports."""
+        return [call for call in self.calls() if call.is_compose and call.compose_command[:1] == ["config"]]
 
     def compose_commands(self) -> list[list[str]]:
         return [call.compose_command for call in self.compose_calls()]

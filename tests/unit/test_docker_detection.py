@@ -79,7 +79,7 @@ def test_compose_command_that_does_not_run_compose_is_named(harness):
 
 
 def test_compose_runs_from_the_repository_root_with_the_project_and_env_file(harness):
-    result = run_with_valid_env(harness, "start.sh", V2)
+    result = run_with_valid_env(harness, "start.sh", V2, TRANSBOT_FAST_PATH="off")
     assert result.returncode == 0, result
     [up] = harness.compose_up_calls()
     assert up.cwd == str(harness.repo)

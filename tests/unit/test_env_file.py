@@ -4,21 +4,25 @@ Journey: on a fresh clone `./scripts/start.sh` creates .env.infra (0600)
 with every placeholder replaced by a fresh secret, says so without showing a
 single value, and never overwrites it afterwards. A hand-copied example, a
 missing or empty secret, a bad port, a password Langfuse cannot use in its
-database URL, a `$` Compose would expand or Windows line endings each stop
+database URL, a `$` Compose would expand, Windows line endings, a variable
+set twice, a byte-order mark or an escape Compose reads otherwise each stop
 the script with exit 1 naming the variable (never its value), leave the
 file byte for byte as it was, and start nothing. A variable exported in the
-shell wins over the file.
+shell wins over the file. (tests/lint/test_env_differential.py compares the
+reading with Compose's own.)
 """
 
 from __future__ import annotations
 
+import os
 import re
 import stat
+import subprocess
 
 import pytest
 
 from .harness import (
-    ENV_CHECKING_SCRIPTS, PLACEHOLDER, SECRET_NAMES, parse_env,
+    ENV_CHECKING_SCRIPTS, EXAMPLE_TEXT, PLACEHOLDER, SECRET_NAMES, parse_env,
 )
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -181,6 +185,13 @@ BROKEN_FILES = {
     "admin-password-short": ({"LANGFUSE_ADMIN_PASSWORD": "short"}, "LANGFUSE_ADMIN_PASSWORD",
                              "must be at least 8 characters long"),
     "bind-address-name": ({"BIND_ADDRESS": "localhost"}, "BIND_ADDRESS", "must be an IP address"),
+    # Lines Compose v1 and v2 would read otherwise (issue 13).
+    "double-quoted-newline": ({"REDIS_PASSWORD": '"abcdef\\nghij"'}, "REDIS_PASSWORD",
+                              "Compose turns \\n into a line break"),
+    "single-quoted-braces": ({"POSTGRES_PASSWORD": "'abc${defghij}'"}, "POSTGRES_PASSWORD",
+                             "Compose v1 expands ${...} even in single quotes"),
+    "tab-before-hash": ({"REDIS_PASSWORD": "abcdefghij\t#x"}, "REDIS_PASSWORD", "a tab followed by #"),
+    "no-break-space": ({"POSTGRES_PASSWORD": "abcdefghij\u00a0"}, "POSTGRES_PASSWORD", "Unicode space"),
 }
 
 
@@ -229,6 +240,58 @@ def test_crlf_line_endings_are_refused_with_the_fix(harness, script):
     result = harness.run(script)
     assert_refused(harness, result, written, "CRLF", "sed -i 's/\\r$//' .env.infra")
     assert harness.calls() == []
+
+
+@pytest.mark.parametrize("script", ENV_CHECKING_SCRIPTS)
+def test_a_variable_set_twice_is_refused_naming_both_lines(harness, script):
+    """`echo POSTGRES_PORT=25441 >> .env.infra`: Compose takes the last value
+    (the scripts used to take the first and publish the old port)."""
+    text = harness.write_env().decode()
+    first = next(number for number, line in enumerate(text.splitlines(), 1) if line.startswith("POSTGRES_PORT="))
+    written = (text + "POSTGRES_PORT=25441\n").encode()
+    harness.env_file.write_bytes(written)
+    result = harness.run(script)
+    last = len(text.splitlines()) + 1
+    assert_refused(harness, result, written, f".env.infra lines {first} and {last} both set POSTGRES_PORT",
+                   "Compose would use the last one", "delete the line")
+    assert harness.calls() == []
+
+
+@pytest.mark.parametrize("script", ENV_CHECKING_SCRIPTS)
+def test_a_byte_order_mark_is_named_with_the_command_that_removes_it(harness, script):
+    written = b"\xef\xbb\xbf" + harness.write_env()
+    harness.env_file.write_bytes(written)
+    result = harness.run(script)
+    fix = "sed -i 's/^\\xEF\\xBB\\xBF//' .env.infra"
+    assert_refused(harness, result, written, ".env.infra line 1 starts with a UTF-8 byte-order mark (BOM)", fix)
+    assert "not KEY=VALUE" not in result.stderr
+    assert harness.calls() == []
+    # The command the message gives makes the file usable.
+    subprocess.run(["bash", "-c", fix], cwd=harness.repo, check=True)
+    assert harness.env_file.read_bytes() == written[3:]
+    assert harness.run("start.sh", "--no-wait").returncode == 0
+
+
+def test_commands_racing_on_a_fresh_clone_leave_one_whole_env_file(harness):
+    """Each command writes .env.infra to a temporary file of its own and puts
+    it in place only if none exists: one wins, whole, and the others use it
+    (a shared .env.infra.new was left truncated in 5 of 150 tries)."""
+    create = 'source "$1/scripts/lib/common.sh"; source "$1/scripts/lib/env.sh"; create_env_file'
+    env = {"PATH": os.environ["PATH"], "HOME": str(harness.workdir)}
+    for _ in range(6):
+        if harness.env_file.exists():
+            harness.env_file.unlink()
+        racers = [subprocess.Popen(["bash", "-c", create, "create", str(harness.repo)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        results = [(racer.wait(timeout=60), racer.stdout.read(), racer.stderr.read()) for racer in racers]
+        assert [status for status, _, _ in results] == [0] * 8, results
+        assert sum("Created .env.infra" in out for _, out, _ in results) == 1, results
+        values = parse_env(harness.env_file.read_text())
+        assert all(len(values[name]) >= 32 and values[name] != PLACEHOLDER for name in SECRET_NAMES)
+        assert len(harness.env_file.read_text().splitlines()) == len(EXAMPLE_TEXT.splitlines())
+        assert stat.S_IMODE(harness.env_file.stat().st_mode) == 0o600
+        leftovers = sorted(path.name for path in harness.repo.glob(".env.infra.*"))
+        assert leftovers == [".env.infra.example"], leftovers
 
 
 @pytest.mark.parametrize("value", ["0", "70000", "abc", "5432 ", "-1"])

@@ -24,27 +24,51 @@ def test_follow_flag_and_service_in_any_order_make_the_same_compose_call(harness
     harness.write_env()
     result = harness.run("logs.sh", *args)
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["logs", "--follow", "langfuse"]]
+    assert harness.compose_commands() == [["logs", "--no-color", "--follow", "langfuse"]]
 
 
 def test_logs_options_reach_compose(harness):
     harness.write_env()
     result = harness.run("logs.sh", "redis", "--since", "10m", "postgres", "--tail", "50", "-f")
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["logs", "--follow", "--tail", "50", "--since", "10m", "redis", "postgres"]]
+    assert harness.compose_commands() == [
+        ["logs", "--no-color", "--follow", "--tail", "50", "--since", "10m", "redis", "postgres"]]
+
+
+@pytest.mark.parametrize("args", [["--tail=3", "--since=10m"], ["--tail", "3", "--since", "10m"]])
+def test_options_take_their_value_with_or_without_an_equals_sign(harness, args):
+    harness.write_env()
+    result = harness.run("logs.sh", *args, "redis")
+    assert result.returncode == 0, result
+    assert harness.compose_commands() == [["logs", "--no-color", "--tail", "3", "--since", "10m", "redis"]]
+
+
+def test_a_flag_given_a_value_is_a_usage_error(harness):
+    harness.write_env()
+    result = harness.run("logs.sh", "--follow=yes")
+    assert result.returncode == 2, result
+    assert "--follow takes no value" in result.stderr
+    assert harness.calls() == []
+
+
+def test_logs_pass_no_colour_codes_into_a_pipe_with_compose_v1(harness):
+    harness.write_env()
+    result = harness.run("logs.sh", "redis", docker=V1_ONLY)
+    assert result.returncode == 0, result
+    assert harness.compose_commands() == [["logs", "--no-color", "redis"]]
 
 
 def test_logs_without_arguments_shows_the_whole_stack(harness):
     harness.write_env()
     result = harness.run("logs.sh")
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["logs"]]
+    assert harness.compose_commands() == [["logs", "--no-color"]]
 
 
 def test_logs_works_on_a_fresh_clone_without_env_file(harness):
     result = harness.run("logs.sh", "redis")
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["logs", "redis"]]
+    assert harness.compose_commands() == [["logs", "--no-color", "redis"]]
     assert not harness.env_file.exists()
 
 

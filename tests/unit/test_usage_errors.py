@@ -4,7 +4,10 @@ Journey: `./scripts/start.sh --help` explains the script and names the
 services; a typo (`--nowait`, `postgre`), a pasted shell fragment or a
 Compose option that does not belong here is refused at once with one line
 naming what is valid, exit 2. Nothing reaches Docker, nothing is created,
-not even .env.infra on a fresh clone, whatever the argument holds.
+not even .env.infra on a fresh clone, whatever the argument holds. A name
+that is not a built-in service is looked up in the configuration as
+Compose resolves it (an override file may define it): that read-only
+`compose config` is the only thing a usage error may ask Docker.
 """
 
 from __future__ import annotations
@@ -35,11 +38,29 @@ HOSTILE_ARGUMENTS = {
 }
 
 
+# What a usage error may ask Docker: versions, the daemon check, and the
+# services of the configuration. Nothing that acts on the stack.
+READ_ONLY_QUERIES = (("compose", "version"), ("compose", "config"), ("version",))
+
+
 def assert_untouched(harness, before_repo, before_workdir):
-    assert harness.calls() == [], "docker must not be called"
+    acting = [call for call in harness.calls()
+              if not any(_is_query(call, query) for query in READ_ONLY_QUERIES)]
+    assert acting == [], "docker must not be asked to act"
     assert not harness.env_file.exists(), "a usage error must not create .env.infra"
     assert tree_state(harness.repo) == before_repo
     assert tree_state(harness.workdir) == before_workdir
+
+
+def _is_query(call, query) -> bool:
+    if query[0] == "compose":
+        return call.is_compose and call.compose_command[:1] == [query[1]]
+    return not call.is_compose and call.args[:1] == query
+
+
+def assert_names_every_service(text: str) -> None:
+    for service in SERVICES:
+        assert service in text, f"{service} is not named:\n{text}"
 
 
 def broken_env_file(harness) -> None:
@@ -56,7 +77,7 @@ def test_help_prints_usage_naming_script_and_services(harness, script, flag):
     result = harness.run(script, flag)
     assert result.returncode == 0, result
     assert result.stdout.startswith(f"Usage: {script}"), result
-    assert " ".join(SERVICES) in result.stdout, result
+    assert_names_every_service(result.stdout)
     assert "-h, --help" in result.stdout
     assert "Exit status:" in result.stdout
     assert result.stderr == ""
@@ -83,10 +104,25 @@ def test_unknown_service_is_one_line_naming_valid_services(harness, script):
     result = harness.run(script, "postgre")
     assert result.returncode == 2, result
     line = one_line_error(result)
-    assert "unknown service 'postgre'" in line
-    assert f"valid services: {' '.join(SERVICES)}" in line
+    assert "unknown service 'postgre'" in line or "'postgre' is not a built-in service" in line
+    assert "valid services: " in line
+    valid = line.split("valid services: ", 1)[1]
+    for service in ("postgres", "redis"):
+        assert service in valid, line
     assert result.stdout == ""
     assert_untouched(harness, before, before_workdir)
+
+
+@pytest.mark.parametrize("script", ["start.sh", "stop.sh", "restart.sh", "logs.sh", "health-check.sh"])
+def test_a_service_name_is_looked_up_in_compose_only_when_it_is_not_built_in(harness, script):
+    harness.write_env()
+    harness.run(script, "redis", *(["--no-wait"] if script in ("start.sh", "restart.sh") else []))
+    builtin_lookups = len(harness.config_calls())
+    harness.log.unlink()
+    harness.run(script, "nope")
+    assert len(harness.config_calls()) == 1, "asked Compose more than once for one command"
+    if script in ("logs.sh", "health-check.sh"):
+        assert builtin_lookups == 0, "a built-in name needs no Compose lookup"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -108,7 +144,8 @@ def test_usage_error_after_a_valid_service_still_runs_nothing(harness, script):
     before, before_workdir = tree_state(harness.repo), tree_state(harness.workdir)
     result = harness.run(script, "redis", "postgres", "nope")
     assert result.returncode == 2, result
-    assert "unknown service 'nope'" in one_line_error(result)
+    line = one_line_error(result)
+    assert "unknown service 'nope'" in line or "'nope' is not a built-in service" in line
     assert_untouched(harness, before, before_workdir)
 
 
@@ -188,7 +225,7 @@ def test_help_and_usage_errors_work_through_a_symlink(harness, tmp_path, script)
     helped = harness.run(script, "--help", program=link, cwd=tmp_path)
     assert helped.returncode == 0, helped
     assert helped.stdout.startswith(f"Usage: {link.name}"), helped
-    assert " ".join(SERVICES) in helped.stdout
+    assert_names_every_service(helped.stdout)
 
     refused = harness.run(script, "--bogus", program=chained, cwd=tmp_path)
     assert refused.returncode == 2, refused

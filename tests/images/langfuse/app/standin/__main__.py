@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         return EXIT_INVALID_ENV if command == "migrate" else 1
     if command == "migrate":
         try:
-            database.migrate(settings.database)
+            database.migrate(settings.database, settings.knobs.migration_seconds)
         except database.MigrationError as exc:
             print(exc, file=sys.stderr, flush=True)
             return 1

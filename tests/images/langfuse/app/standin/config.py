@@ -36,10 +36,12 @@ INIT_VARS = (
     "LANGFUSE_INIT_USER_PASSWORD",
 )
 
-# RFC 3986 userinfo: unreserved / sub-delims / ":" / pct-encoded. Anything
-# else (notably "@", "/", "?", "#", "%" without two hex digits, spaces) must be
-# percent-encoded; Prisma rejects such URLs with P1013.
-_USERINFO_RE = re.compile(r"^(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*$")
+# The user name and the password may hold only RFC 3986 unreserved characters
+# and percent-escapes. Prisma refuses every reserved character that is not
+# percent-encoded (gen-delims `: / ? # [ ] @` and sub-delims
+# `! $ & ' ( ) * + , ; =`), a `%` not followed by two hex digits, spaces and
+# other bytes with P1013. The first `:` of the user info separates the two.
+_CREDENTIAL_RE = re.compile(r"^(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*$")
 _REGNAME_RE = re.compile(r"^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
 _HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -99,11 +101,14 @@ def parse_database_url(url: str) -> DatabaseUrl:
     cut = min([i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0] or [len(rest)])
     authority, tail = rest[:cut], rest[cut:]
     if authority.count("@") > 1:
-        raise ValueError("unencoded `@` in the user info (percent-encode it as %40)")
+        raise ValueError("the user name or password holds a character that must be percent-encoded")
     userinfo, _, hostport = authority.rpartition("@")
-    if userinfo and not _USERINFO_RE.match(userinfo):
-        raise ValueError("invalid character in the user info (percent-encode reserved characters)")
     user, _, password = userinfo.partition(":")
+    # Never name the character: it is part of a secret.
+    if not _CREDENTIAL_RE.match(user):
+        raise ValueError("the user name holds a character that must be percent-encoded")
+    if not _CREDENTIAL_RE.match(password):
+        raise ValueError("the password holds a character that must be percent-encoded")
 
     if hostport.startswith("["):
         end = hostport.find("]")
@@ -158,6 +163,41 @@ def _check_http_url(value: str) -> str | None:
     return None
 
 
+# --- Test-only knobs: not Langfuse's, they let tests imitate what the real
+# image does slowly or what a broken server does. Invalid values are refused
+# like any other variable, so a typo in a test cannot pass unnoticed.
+
+MAX_MIGRATION_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Knobs:
+    # Seconds that applying every migration to an empty database takes
+    # (the real image: ~10 s for ~270 migrations); 0 = as fast as possible.
+    migration_seconds: float = 0.0
+    # POST /api/public/ingestion answers 403 and stores nothing.
+    reject_ingestion: bool = False
+
+
+def _knobs(get, problems) -> Knobs:
+    seconds = 0.0
+    text = get("STANDIN_MIGRATION_SECONDS")
+    if text is not None:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= MAX_MIGRATION_SECONDS:
+            problems.append(
+                ("STANDIN_MIGRATION_SECONDS", f"must be a number of seconds from 0 to {MAX_MIGRATION_SECONDS}")
+            )
+            seconds = 0.0
+    reject = get("STANDIN_REJECT_INGESTION")
+    if reject is not None and reject not in ("0", "1"):
+        problems.append(("STANDIN_REJECT_INGESTION", "must be 1 (refuse ingestion) or 0"))
+    return Knobs(migration_seconds=seconds, reject_ingestion=reject == "1")
+
+
 @dataclass(frozen=True)
 class Settings:
     database: DatabaseUrl
@@ -166,6 +206,7 @@ class Settings:
     hostname: str
     port: int
     init: dict
+    knobs: Knobs = Knobs()
 
 
 def validate(environ=None) -> Settings:
@@ -186,8 +227,11 @@ def validate(environ=None) -> Settings:
             problems.append(
                 (
                     "DATABASE_URL",
-                    f"P1013: The provided database string is invalid. {exc}. Reserved characters in the"
-                    " user name or password (@ : / ? # % & and spaces) must be percent-encoded.",
+                    f"Error: P1013: The provided database string is invalid. {exc}. Please refer to the"
+                    " documentation in https://pris.ly/d/connection-strings for constructing a correct"
+                    " connection string. In some cases, certain characters must be escaped. Please check"
+                    " the string for any illegal characters (reserved characters in the user name or"
+                    " password, such as : / ? # [ ] @ ! $ & ' ( ) * + , ; = %, must be percent-encoded).",
                 )
             )
 
@@ -238,6 +282,8 @@ def validate(environ=None) -> Settings:
         if init[name] and ":" in init[name]:
             problems.append((name, "must not contain ':' (Basic auth splits on it)"))
 
+    knobs = _knobs(get, problems)
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -247,6 +293,7 @@ def validate(environ=None) -> Settings:
         hostname=get("HOSTNAME") or "0.0.0.0",
         port=port,
         init=init,
+        knobs=knobs,
     )
 
 

@@ -8,7 +8,9 @@ the transbot stack, not the real schema:
 * a non-empty schema without `_prisma_migrations` fails with P3005;
 * a role that may not create tables fails with PostgreSQL's own error;
 * a previously failed migration blocks start-up (P3009);
-* applied migrations are recorded in `_prisma_migrations` and skipped later.
+* applied migrations are recorded in `_prisma_migrations` and skipped later;
+* with STANDIN_MIGRATION_SECONDS they take as long as the real ones (~10 s
+  on an empty database), so tests of start-up timeouts see the real wait.
 """
 
 from __future__ import annotations
@@ -293,8 +295,11 @@ def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def migrate(db: DatabaseUrl) -> None:
-    """Bring the schema up to date, like `prisma migrate deploy`."""
+def migrate(db: DatabaseUrl, seconds: float = 0.0) -> None:
+    """Bring the schema up to date, like `prisma migrate deploy`.
+
+    seconds: how long applying all migrations takes (spread over them, so a
+    database that has them all applied starts at once, as with Prisma)."""
     print("Prisma schema loaded from packages/shared/prisma/schema.prisma (stand-in)")
     print(f'Datasource "db": PostgreSQL database "{db.database}", schema "{db.schema}" at "{db.where()}"')
     print()
@@ -304,7 +309,7 @@ def migrate(db: DatabaseUrl) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
             try:
-                _migrate_locked(cur, db)
+                _migrate_locked(cur, db, seconds / len(MIGRATIONS))
             finally:
                 cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
     except psycopg2.Error as exc:
@@ -313,7 +318,7 @@ def migrate(db: DatabaseUrl) -> None:
         conn.close()
 
 
-def _migrate_locked(cur, db: DatabaseUrl) -> None:
+def _migrate_locked(cur, db: DatabaseUrl, seconds_each: float) -> None:
     if db.schema != "public":
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(db.schema)))
     if not _has_migrations_table(cur, db.schema) and not _schema_is_empty(cur, db.schema):
@@ -339,18 +344,22 @@ def _migrate_locked(cur, db: DatabaseUrl) -> None:
         return
     for name, text in pending:
         print(f"\nApplying migration `{name}`")
-        _apply(cur, name, text)
+        _apply(cur, name, text, seconds_each)
     print("\nThe following migration(s) have been applied:\n")
     for name, _ in pending:
         print(f"  {name}/\n    └─ migration.sql")
     print("\nAll migrations have been successfully applied.")
 
 
-def _apply(cur, name: str, text: str) -> None:
+def _apply(cur, name: str, text: str, seconds: float) -> None:
     row_id = str(uuid.uuid4())
     cur.execute("BEGIN")
     try:
         cur.execute(text)
+        if seconds > 0:
+            # Inside the migration's transaction, on the server: like real SQL
+            # work, it holds the connection and fails if PostgreSQL goes away.
+            cur.execute("SELECT pg_sleep(%s)", (seconds,))
         cur.execute(
             'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count)'
             " VALUES (%s, %s, now(), %s, 1)",

@@ -2,8 +2,9 @@
 
 Runs at every start and only creates what is missing: an existing org,
 project, API key or user is never changed (renaming, a new secret key or a
-new password in the environment have no effect), exactly like the original.
-Secrets never reach the database in clear text.
+new password in the environment have no effect), exactly like the original;
+only the init user's membership is set back to OWNER. Secrets never reach
+the database in clear text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 
 DEFAULT_ORG_NAME = "Provisioned Org"
 DEFAULT_PROJECT_NAME = "Provisioned Project"
+DEFAULT_USER_NAME = "Provisioned User"
 _PBKDF2_ROUNDS = 100_000
 
 
@@ -100,10 +102,13 @@ def _provision_user(cur, org_id: str, init: dict) -> None:
         user_id = str(uuid.uuid4())
         cur.execute(
             "INSERT INTO users (id, name, email, password) VALUES (%s, %s, %s, %s)",
-            (user_id, init["LANGFUSE_INIT_USER_NAME"], email, hash_password(password)),
+            (user_id, init["LANGFUSE_INIT_USER_NAME"] or DEFAULT_USER_NAME, email, hash_password(password)),
         )
+    # An upsert, as in the original: the init user is made OWNER again even
+    # if someone changed its role in the UI.
     cur.execute(
         "INSERT INTO organization_memberships (id, org_id, user_id, role) VALUES (%s, %s, %s, 'OWNER')"
-        " ON CONFLICT (org_id, user_id) DO NOTHING",
+        " ON CONFLICT (org_id, user_id) DO UPDATE SET role = 'OWNER', updated_at = now()"
+        " WHERE organization_memberships.role <> 'OWNER'",
         (str(uuid.uuid4()), org_id, user_id),
     )

@@ -214,6 +214,12 @@ class Handler(BaseHTTPRequestHandler):
                 error, payload = self._read_json()
                 if error is not None:
                     return error
+                if self.app.settings.knobs.reject_ingestion:
+                    # Test knob: a server that refuses every event (stores nothing).
+                    self._send_json(
+                        403, {"error": "Forbidden", "message": "Ingestion refused (STANDIN_REJECT_INGESTION=1)"}
+                    )
+                    return 403
                 with self.app.db() as conn:
                     status, body = ingestion.ingest(conn, project["id"], payload)
                 self._send_json(status, body)

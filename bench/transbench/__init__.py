@@ -1,0 +1,26 @@
+"""Benchmarks of the TransBot dev stack: what a developer waits for, and what
+the stack costs at rest, each measured against raw Compose in the same run.
+
+Run it through ./bench/run.sh, which prepares tests/.venv and runs
+`python -m transbench`. It drives the real scripts in a throw-away copy of the
+repository (the test suite's Stack helper) on the test images, prints a
+markdown table and writes it to a file. Method and bounds: bench/README.md.
+
+Modules, by responsibility:
+  common    paths, targets, errors, logging and the number formats
+  timeline  the engine's view of one start (events, inspect, logs)
+  idle      CPU and memory at rest (cgroups, /proc)
+  stacks    the stacks it drives: start, stop, wipe, the baselines
+  phases    the measurements, in the order a run takes them
+  machine   the machine, the engine's load and the images
+  report    rows, tables and the notes under them
+  cli       options, the run itself, the .json it leaves
+"""
+
+import sys
+from pathlib import Path
+
+# The test suite's helpers (support.engine, support.stack) drive the stacks.
+_TESTS = str(Path(__file__).resolve().parents[2] / "tests")
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)

@@ -1,0 +1,217 @@
+# shellcheck shell=bash
+# What the scripts know about the services: one table of the built-in ones,
+# and the rest (dependencies, services of override files, published ports)
+# read from the configuration as Compose resolves it. Sourced, never run.
+
+# --- The built-in services ------------------------------------------------------
+#
+# One row per service of docker-compose.yml. Adding a built-in service means
+# adding it to docker-compose.yml and a row here, nothing else.
+#   data     its folder under volumes/ ("-": it keeps no data of its own)
+#   mount    where that folder is mounted in its container
+#   port     the variable that sets its published port, and its default
+#   probe    how health-check.sh checks it as a client would (lib/health.sh)
+#   backup   how backup.sh saves its data (lib/backup.sh)
+readonly _SERVICE_TABLE='
+# name     data      mount                     port variable  default  probe  backup
+postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     sql    pg_dump
+langfuse   -         -                         LANGFUSE_PORT  3000     http   -
+redis      redis     /data                     REDIS_PORT     6379     ping   rdb
+'
+
+BUILTIN_SERVICES=()
+declare -A _SERVICE_FIELDS=()
+_read_service_table() {
+    local name data mount port_variable port probe backup
+    while read -r name data mount port_variable port probe backup; do
+        [[ -n "$name" && "$name" != \#* ]] || continue
+        BUILTIN_SERVICES+=("$name")
+        _SERVICE_FIELDS[$name.data]="${data#-}"
+        _SERVICE_FIELDS[$name.mount]="${mount#-}"
+        _SERVICE_FIELDS[$name.port_variable]="$port_variable"
+        _SERVICE_FIELDS[$name.default_port]="$port"
+        _SERVICE_FIELDS[$name.probe]="${probe#-}"
+        _SERVICE_FIELDS[$name.backup]="${backup#-}"
+    done <<<"$_SERVICE_TABLE"
+}
+_read_service_table
+readonly BUILTIN_SERVICES _SERVICE_FIELDS
+
+# Usage: service_field SERVICE data|mount|port_variable|default_port|probe|backup
+# Empty for a service that is not built in, or a field it does not have.
+service_field() {
+    printf '%s' "${_SERVICE_FIELDS[$1.$2]:-}"
+}
+
+is_builtin() {
+    [[ -n "${_SERVICE_FIELDS[$1.port_variable]:-}" ]]
+}
+
+# The built-in services that keep data in volumes/.
+data_services() {
+    local service
+    for service in "${BUILTIN_SERVICES[@]}"; do
+        [[ -z "$(service_field "$service" data)" ]] || printf '%s\n' "$service"
+    done
+}
+
+# The published port of a built-in service: its variable, else the default.
+port_of() {
+    local variable
+    variable="$(service_field "$1" port_variable)"
+    printf '%s' "${!variable:-$(service_field "$1" default_port)}"
+}
+
+# --- Names on the command line ----------------------------------------------------
+
+# A service name as Compose allows it; anything else is refused before
+# anything runs, so no argument can smuggle an option or a path to Compose.
+require_service_syntax() {
+    [[ "$1" =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ ]] ||
+        usage_error "unknown service '$(printable "$1")'; valid services: ${BUILTIN_SERVICES[*]} (and those of your override files)"
+}
+
+# The NAMES that are not built-in services, one a line.
+non_builtin_names() {
+    local name
+    for name in "$@"; do
+        is_builtin "$name" || printf '%s\n' "$name"
+    done
+}
+
+# Exits 2 on the first of NAMES that is not among KNOWN (one name a line).
+# Usage: require_known_services "$known" NAME...
+require_known_services() {
+    local known="$1" name
+    shift
+    for name in "$@"; do
+        grep -qxF -- "$name" <<<"$known" ||
+            usage_error "unknown service '$(printable "$name")'; valid services: $(paste -sd ' ' - <<<"$known")"
+    done
+}
+
+# For scripts that manage only the built-in services' data (reset, backup,
+# restore): anything else is refused, whatever Compose knows about it.
+require_data_services() {
+    local name
+    for name in "$@"; do
+        [[ -n "$(service_field "$name" data)" ]] && continue
+        if is_builtin "$name"; then
+            usage_error "$name keeps no data of its own in volumes/ (Langfuse's is in postgres); valid services: $(data_services | paste -sd ' ' -)"
+        fi
+        usage_error "'$(printable "$name")' is not a built-in service with data; valid services: $(data_services | paste -sd ' ' -) ($SCRIPT_NAME manages only the built-in data; services of your override files keep their own)"
+    done
+}
+
+# --- The configuration as Compose resolves it -------------------------------------
+#
+# `compose config` merges docker-compose.yml, an override file and
+# COMPOSE_FILE exactly as `up` will, so dependencies and ports are never
+# assumed. The model is a few lines of text, passed around as an argument:
+#   service NAME
+#   depends NAME DEPENDENCY
+#   port NAME HOST_IP PUBLISHED
+# Compose v1 and v2 both print normalised YAML, two spaces per level; v1
+# writes ports as "- IP:PUBLISHED:TARGET/tcp", v2 as mappings.
+# shellcheck disable=SC2016 # awk's own $fields
+_MODEL_AWK='
+function flush() { if (pub != "") print "port", svc, (hip == "" ? "0.0.0.0" : hip), pub; hip = ""; pub = "" }
+function value(text) { sub(/^[^:]*:[[:space:]]*/, "", text); gsub(/"/, "", text); return text }
+/^services:/ { in_services = 1; next }
+/^[^[:space:]]/ { flush(); in_services = 0 }
+!in_services { next }
+/^  [^[:space:]#][^:]*:[[:space:]]*$/ {
+    flush(); svc = $1; sub(/:$/, "", svc); section = ""; print "service", svc; next
+}
+/^    [^[:space:]-][^:]*:/ { flush(); section = $1; sub(/:.*/, "", section); next }
+section == "depends_on" && /^      [^[:space:]-][^:]*:[[:space:]]*$/ {
+    dep = $1; sub(/:$/, "", dep); print "depends", svc, dep; next
+}
+section == "depends_on" && /^ *- / { dep = $0; sub(/^ *- */, "", dep); print "depends", svc, dep; next }
+section == "ports" && /^ *- / {
+    flush(); item = $0; sub(/^ *- */, "", item)
+    if (item !~ /^[a-z_]+:/) {
+        # Short form: [IP:]PUBLISHED:TARGET[/PROTOCOL]
+        sub(/\/.*/, "", item); n = split(item, part, ":")
+        if (n == 3) print "port", svc, part[1], part[2]
+        else if (n == 2) print "port", svc, "0.0.0.0", part[1]
+        next
+    }
+}
+section == "ports" {
+    line = $0; sub(/^ *(- )?/, "", line)
+    if (line ~ /^host_ip:/) hip = value(line)
+    else if (line ~ /^published:/) pub = value(line)
+}
+END { flush() }
+'
+
+# The model of the configuration, or exit 1 with Compose's own message.
+# Works before .env.infra exists: the required secrets get stand-ins, and
+# the ports their defaults, as the file start.sh creates would have them.
+compose_model() {
+    local config
+    config="$(
+        [[ -f "$ENV_FILE" ]] || export_secret_stand_ins
+        compose config 2> >(redact_secrets >&2)
+    )" || die "docker compose config failed (see above); fix the compose files or .env.infra it names"
+    awk "$_MODEL_AWK" <<<"$config"
+}
+
+model_services() {
+    awk '$1 == "service" { print $2 }' <<<"$1"
+}
+
+# The SERVICES and everything they depend on, each once, dependencies last.
+# Usage: model_with_dependencies "$model" SERVICE...
+model_with_dependencies() {
+    local model="$1"
+    shift
+    awk -v wanted="$*" '
+        $1 == "depends" { deps[$2] = deps[$2] " " $3 }
+        END {
+            n = split(wanted, queue, " ")
+            for (i = 1; i <= n; i++) {
+                if (seen[queue[i]]++) continue
+                print queue[i]
+                m = split(deps[queue[i]], more, " ")
+                for (j = 1; j <= m; j++) queue[++n] = more[j]
+            }
+        }' <<<"$model"
+}
+
+# The services that depend on SERVICE, directly or not.
+model_dependents() {
+    local model="$1" service="$2"
+    awk -v root="$service" '
+        $1 == "depends" { users[$3] = users[$3] " " $2 }
+        END {
+            n = split(users[root], queue, " ")
+            for (i = 1; i <= n; i++) {
+                if (seen[queue[i]]++) continue
+                print queue[i]
+                m = split(users[queue[i]], more, " ")
+                for (j = 1; j <= m; j++) queue[++n] = more[j]
+            }
+        }' <<<"$model"
+}
+
+# "SERVICE HOST_IP PORT" for every published port of the configuration.
+model_ports() {
+    awk '$1 == "port" { print $2, $3, $4 }' <<<"$1"
+}
+
+# The services Compose knows, for checking names when no model is at hand.
+compose_service_names() {
+    (
+        [[ -f "$ENV_FILE" ]] || export_secret_stand_ins
+        compose config --services 2> >(redact_secrets >&2)
+    ) || die "docker compose config failed (see above); fix the compose files or .env.infra it names"
+}
+
+# Exits 2 unless every NAME is a service of the configuration; asks Compose
+# only when a name is not built in.
+require_services_exist() {
+    [[ -n "$(non_builtin_names "$@")" ]] || return 0
+    require_known_services "$(compose_service_names)" "$@"
+}

@@ -1,0 +1,93 @@
+# shellcheck shell=bash
+# A stack belongs to its clone, and changes it one command at a time.
+# Sourced, never run.
+
+# --- Whose stack is it? -------------------------------------------------------------
+
+# Compose labels every container with the folder it was started from. A
+# second clone (a worktree, an old checkout) with the same project name would
+# otherwise recreate the first one's containers on its own volumes/ and
+# .env.infra: the first clone's data would seem gone and its passwords wrong.
+require_own_stack() {
+    local folder
+    while IFS= read -r folder; do
+        [[ -n "$folder" ]] || continue
+        [[ ! "$folder" -ef "$REPO_ROOT" ]] || continue
+        if [[ -d "$folder" ]]; then
+            die "the stack '$(project_name)' is running from another clone, $(printable "$folder"), with that clone's data and passwords; stop it there (cd $(printable "$folder") && ./scripts/stop.sh), or run this clone as a stack of its own: set COMPOSE_PROJECT_NAME (e.g. COMPOSE_PROJECT_NAME=transbot2) and free ports (POSTGRES_PORT, LANGFUSE_PORT, REDIS_PORT) in this clone's .env.infra"
+        fi
+        die "the stack '$(project_name)' was started from $(printable "$folder"), which no longer exists; remove its containers (data there is gone with its folder): docker rm -f \$(docker ps -aq --filter label=com.docker.compose.project=$(project_name)), or set COMPOSE_PROJECT_NAME in .env.infra to run this clone's stack beside it"
+    done < <(docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
+        --format '{{.Label "com.docker.compose.project.working_dir"}}' | sort -u)
+}
+
+# --- One command at a time ---------------------------------------------------------
+
+readonly LOCK_FILE="$REPO_ROOT/.transbot.lock"
+_LOCK_FD=""
+
+# Commands that change the stack or .env.infra take this clone's lock; a
+# second one waits for the first, saying so, instead of racing it (two
+# `start.sh` on a stopped stack would otherwise both create its network).
+# flock releases the lock when the process ends, however it ends. macOS has
+# no flock: there a lock folder holding the owner's pid stands in, and a
+# folder whose owner is gone is taken over.
+take_stack_lock() {
+    [[ -z "$_LOCK_FD" ]] || return 0
+    if command -v flock >/dev/null 2>&1; then
+        _flock_lock
+    else
+        _mkdir_lock
+    fi
+}
+
+_lock_holder() {
+    local holder
+    holder="$(cat "$1" 2>/dev/null)" || true
+    printf '%s' "${holder:-another command}"
+}
+
+_flock_lock() {
+    # The braces keep the redirection of errors to this one command.
+    { exec {_LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null ||
+        die "cannot create $LOCK_FILE (the repository folder is not writable by $(id -un)); make it writable, then run ./scripts/$SCRIPT_NAME again"
+    if ! flock -n "$_LOCK_FD"; then
+        warn "waiting for $(_lock_holder "$LOCK_FILE") in this clone to finish..."
+        flock "$_LOCK_FD"
+    fi
+    printf '%s (pid %s)\n' "$SCRIPT_NAME" "$$" >"$LOCK_FILE"
+}
+
+_mkdir_lock() {
+    local folder="$LOCK_FILE.d" owner waited=false
+    until mkdir "$folder" 2>/dev/null; do
+        owner="$(cat "$folder/pid" 2>/dev/null)" || owner=""
+        if [[ -n "$owner" ]] && ! kill -0 "$owner" 2>/dev/null; then
+            rm -rf "$folder"
+            continue
+        fi
+        $waited || warn "waiting for $(_lock_holder "$folder/holder") in this clone to finish..."
+        waited=true
+        sleep 0.5
+    done
+    printf '%s\n' "$$" >"$folder/pid"
+    printf '%s (pid %s)\n' "$SCRIPT_NAME" "$$" >"$folder/holder"
+    _LOCK_FD="mkdir"
+    at_exit "rm -rf $(printf '%q' "$folder")"
+}
+
+# --- Clean-up at exit ----------------------------------------------------------------
+
+# Commands to run when the script exits, however it exits, in order.
+_EXIT_HOOKS=()
+at_exit() {
+    _EXIT_HOOKS+=("$1")
+    trap _run_exit_hooks EXIT
+}
+
+_run_exit_hooks() {
+    local hook
+    for hook in "${_EXIT_HOOKS[@]}"; do
+        eval "$hook" || true
+    done
+}

@@ -1,0 +1,64 @@
+"""Changing a password in .env.infra, the way the README says to
+("Changing secrets safely"), on the real engine through the real scripts.
+
+- "REDIS_PASSWORD takes effect on the next restart.sh redis": afterwards
+  the old password is refused, the new one accepted, and the data is kept.
+- LANGFUSE_DB_PASSWORD: PostgreSQL keeps the password it was initialised
+  with; "./scripts/apply-schema.sh && ./scripts/restart.sh" applies the new
+  one, and Langfuse runs on it with its data kept.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+import pytest
+import redis
+
+from support import clients
+
+from .common import add_trace, container_env, script_ok, set_env_value, trace_status
+
+
+def test_a_new_redis_password_takes_effect_on_restart_redis(make_stack, compose_v2):
+    stack = make_stack(compose_v2)
+    script_ok(stack, "start.sh")
+    old = stack.env_file()["REDIS_PASSWORD"]
+    clients.redis_client(stack).set("cache:kept", "yes")
+    new = secrets.token_hex(16)
+    set_env_value(stack, "REDIS_PASSWORD", new)
+
+    restarted = script_ok(stack, "restart.sh", "redis")
+
+    assert "redis is healthy" in restarted.stdout
+    with pytest.raises(redis.AuthenticationError):
+        clients.redis_client(stack, password=old).ping()
+    cache = clients.redis_client(stack, password=new)
+    assert cache.get("cache:kept") == "yes"
+    assert script_ok(stack, "health-check.sh").returncode == 0
+
+
+def test_a_new_langfuse_db_password_works_after_apply_schema_and_restart(make_stack, compose_v2):
+    stack = make_stack(compose_v2)
+    script_ok(stack, "start.sh")
+    old = stack.env_file()["LANGFUSE_DB_PASSWORD"]
+    trace = add_trace(stack, "before the rotation")
+    new = secrets.token_hex(16)  # URL-safe, as the scripts require for this one
+    set_env_value(stack, "LANGFUSE_DB_PASSWORD", new)
+
+    applied = script_ok(stack, "apply-schema.sh")
+    restarted = script_ok(stack, "restart.sh")
+
+    assert "no data was deleted" in applied.stdout
+    assert "langfuse is healthy" in restarted.stdout
+    assert f"postgresql://langfuse:{new}@" in container_env(stack, "langfuse")["DATABASE_URL"], \
+        "Langfuse was not recreated with the new password"
+    langfuse_db = dict(host="127.0.0.1", port=stack.ports["postgres"], user="langfuse", dbname="langfuse",
+                       connect_timeout=5)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(**langfuse_db, password=old)
+    with psycopg.connect(**langfuse_db, password=new) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert trace_status(stack, trace) == 200, "Langfuse lost its data"
+    assert script_ok(stack, "health-check.sh").returncode == 0

@@ -8,6 +8,7 @@ a missing tool or engine: that is a failure.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -60,7 +61,10 @@ def worker_group(item) -> str | None:
         return None
     params = getattr(getattr(item, "callspec", None), "params", {})
     shared = sorted(f"{name}={value}" for name, value in params.items() if scopes.get(name) != "function")
-    return item.module.__name__ + (f"[{','.join(shared)}]" if shared else "")
+    group = "/".join([item.module.__name__, *shared])
+    # xdist appends "@group" to the test id and ignores it when a "]" follows
+    # the "@": no brackets (or @) in a group's name.
+    return re.sub(r"[\[\]@]", "_", group)
 
 
 def pytest_runtest_setup(item):

@@ -253,6 +253,7 @@ def _fsyncs_during_sets(stack, count: int, trace_file: Path) -> tuple[int, float
     return calls, seconds
 
 
+@pytest.mark.needs_root("strace -p on redis-server, another user's process")
 @pytest.mark.parametrize("policy", ["everysec", "always"])
 def test_redis_fsyncs_its_aof_as_the_policy_of_env_infra_says(stack, figures, tmp_path, policy):
     _use_policy(stack, policy)

@@ -77,8 +77,17 @@ def test_needs_root_without_a_reason_is_a_usage_error():
 def test_tests_sharing_a_module_stack_share_a_group_per_compose_version():
     v2 = Item(scopes={"journey": "module", "compose": "session", "tmp_path": "function"}, params={"compose": "v2"})
     v1 = Item(scopes={"journey": "module", "compose": "session"}, params={"compose": "v1"})
-    assert conftest.worker_group(v2) == "e2e.test_journey[compose=v2]"
-    assert conftest.worker_group(v1) == "e2e.test_journey[compose=v1]"
+    assert conftest.worker_group(v2) == "e2e.test_journey/compose=v2"
+    assert conftest.worker_group(v1) == "e2e.test_journey/compose=v1"
+
+
+def test_group_names_hold_nothing_that_makes_xdist_ignore_them():
+    # pytest-xdist groups "<test id>@<group>" only when no "]" follows the "@".
+    odd = Item(scopes={"stack": "module", "variant": "module"}, params={"variant": "a[1]@b"})
+    group = conftest.worker_group(odd)
+    assert group == "e2e.test_journey/variant=a_1__b"
+    nodeid = f"tests/e2e/test_journey.py::test_x[a[1]@b]@{group}"
+    assert nodeid.rfind("@") > nodeid.rfind("]"), "xdist would schedule this test on its own"
 
 
 def test_a_test_parameter_does_not_split_the_group():
@@ -103,3 +112,65 @@ def test_collection_marks_the_group_for_xdist():
     conftest.pytest_collection_modifyitems([item])
     groups = [marker.mark.args for marker in item.added if marker.mark.name == "xdist_group"]
     assert groups == [("e2e.test_journey",)]
+
+
+STORY_CONFTEST = '''
+import importlib.util, sys
+sys.path.insert(0, {tests!r})
+_spec = importlib.util.spec_from_file_location("suite_conftest", {tests!r} + "/conftest.py")
+_suite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_suite)
+pytest_collection_modifyitems = _suite.pytest_collection_modifyitems  # the suite's own hook, as is
+
+import os, pytest
+
+@pytest.fixture(scope="session", params=["v2", "v1"])
+def variant(request):
+    return request.param
+
+@pytest.fixture(scope="module")
+def story(variant):
+    return []
+'''
+
+STORY_MODULE = '''
+import os
+
+def _step(story, variant, name):
+    story.append(name)
+    with open({log!r}, "a") as log:
+        log.write(f"{{__name__}} {{variant}} {{os.environ['PYTEST_XDIST_WORKER']}} {{len(story)}} {{name}}\\n")
+
+''' + "\n".join(f'''
+def test_{n}(story, variant):
+    _step(story, variant, "{n}")
+''' for n in ("a_first", "b_second", "c_third", "d_fourth"))
+
+
+def test_pytest_xdist_keeps_each_story_on_one_worker_in_order(tmp_path):
+    """The real scheduler, on three modules of four ordered steps in two
+    variants: every (module, variant) runs on one worker, in its order."""
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "steps.log"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conftest.py").write_text(STORY_CONFTEST.format(tests=str(conftest.Path(conftest.__file__).parent)))
+    for name in ("test_one", "test_two", "test_three"):
+        (project / f"{name}.py").write_text(STORY_MODULE.format(log=str(log)))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "3",
+                           "--dist", "loadgroup", str(project)], capture_output=True, text=True, timeout=120,
+                          cwd=project, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    stories: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
+    for line in log.read_text().splitlines():
+        module, variant, worker, position, name = line.split()
+        stories.setdefault((module, variant), []).append((worker, int(position), name))
+    assert len(stories) == 6
+    for key, steps in stories.items():
+        assert len({worker for worker, _, _ in steps}) == 1, f"{key} ran on several workers: {steps}"
+        assert [(position, name) for _, position, name in steps] == [
+            (1, "a_first"), (2, "b_second"), (3, "c_third"), (4, "d_fourth")], f"{key} out of order: {steps}"

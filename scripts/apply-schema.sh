@@ -43,7 +43,7 @@ main() {
         *) usage_error "unexpected argument '$(printable "$1")'; apply-schema.sh takes no arguments" ;;
     esac
     require_env
-    require_docker
+    require_engine
     take_stack_lock
     require_own_stack
     container="$(running_container_of postgres)"

@@ -94,7 +94,7 @@ main() {
     require_data_services "${services[@]}"
     ((${#services[@]} > 0)) || mapfile -t services < <(data_services)
     require_env
-    require_docker
+    require_engine
     take_stack_lock
     require_own_stack
     umask 077

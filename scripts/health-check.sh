@@ -85,7 +85,7 @@ main() {
         require_services_exist "${services[@]}"
     fi
     require_env
-    require_docker
+    require_engine
     require_own_stack
     mapfile -t checked < <(services_to_check "${services[@]}")
     deadline=$((SECONDS + timeout))

@@ -30,7 +30,7 @@ main() {
         --) shift ;;
     esac
     require_env
-    require_docker
+    require_engine
     require_own_stack
     exec_in_service postgres -- \
         psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"

@@ -29,7 +29,7 @@ main() {
         --) shift ;;
     esac
     require_env
-    require_docker
+    require_engine
     require_own_stack
     export REDISCLI_AUTH="$REDIS_PASSWORD"
     exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"

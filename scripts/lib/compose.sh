@@ -65,11 +65,8 @@ healthcheck_path() {
 # COMPOSE_COMMAND overrides the choice, e.g. COMPOSE_COMMAND=docker-compose.
 detect_compose() {
     ((${#COMPOSE[@]} == 0)) || return 0
-    # The docker CLI is needed whichever Compose runs: the scripts ask the
-    # engine about containers directly.
-    if ! command -v docker >/dev/null 2>&1; then
-        die "docker is not installed; install Docker Engine or Docker Desktop: https://docs.docker.com/get-docker/"
-    elif [[ -n "${COMPOSE_COMMAND:-}" ]]; then
+    require_docker_cli
+    if [[ -n "${COMPOSE_COMMAND:-}" ]]; then
         read -r -a COMPOSE <<<"$COMPOSE_COMMAND"
         COMPOSE_VERSION="$("${COMPOSE[@]}" version --short 2>/dev/null)" ||
             die "COMPOSE_COMMAND='$(printable "$COMPOSE_COMMAND")' does not run Compose; unset it to detect Compose automatically"
@@ -85,9 +82,17 @@ detect_compose() {
     readonly COMPOSE COMPOSE_VERSION
 }
 
+# The docker CLI is needed whichever Compose runs: the scripts ask the
+# engine about containers directly.
+require_docker_cli() {
+    command -v docker >/dev/null 2>&1 ||
+        die "docker is not installed; install Docker Engine or Docker Desktop: https://docs.docker.com/get-docker/"
+}
+
 # Fails with a distinct message when the engine does not answer, and with
 # the docker-group hint when the socket refuses this user. The same call
-# tells the engine's API version, which picks the healthcheck path.
+# tells the engine's API version, which, with Compose's version, picks the
+# healthcheck path.
 require_daemon() {
     local output path
     [[ -z "$ENGINE_API" ]] || return 0
@@ -100,6 +105,7 @@ require_daemon() {
     fi
     ENGINE_API="$output"
     readonly ENGINE_API
+    ((${#COMPOSE[@]} > 0)) || return 0
     path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "${TRANSBOT_FAST_PATH:-auto}")"
     [[ "$path" != fast ]] || _fast_path_files
     readonly COMPOSE_FILES
@@ -108,6 +114,14 @@ require_daemon() {
 # Docker, Compose and the daemon, checked in that order.
 require_docker() {
     detect_compose
+    require_daemon
+}
+
+# Docker and the daemon, for the scripts that only ask the engine (docker
+# ps, inspect, exec): they spare the ~0.1 s of asking Compose its version,
+# and work where Compose is missing.
+require_engine() {
+    require_docker_cli
     require_daemon
 }
 
@@ -207,6 +221,29 @@ container_of() {
     docker ps -aq \
         --filter "label=com.docker.compose.project=$(project_name)" \
         --filter "label=com.docker.compose.service=$1" | awk 'NR == 1'
+}
+
+# The IDs of this project's containers, newest first.
+project_container_ids() {
+    docker ps -aq --filter "label=com.docker.compose.project=$(project_name)"
+}
+
+# "SERVICE ID STATE HEALTH RESTARTS" for each of the containers IDS, e.g.
+# "redis 3f2a... running healthy 0", in one call. A container removed
+# meanwhile is just not listed.
+# Usage: container_states ID...
+container_states() {
+    (($# > 0)) || return 0
+    docker inspect --format \
+        '{{index .Config.Labels "com.docker.compose.service"}} {{.ID}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' \
+        "$@" 2>/dev/null || true
+}
+
+# The same for each service's newest container in this project.
+project_container_states() {
+    local -a ids
+    mapfile -t ids < <(project_container_ids)
+    container_states "${ids[@]}" | awk 'NF && !seen[$1]++'
 }
 
 # The services that have a container in this project, one a line.

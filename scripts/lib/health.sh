@@ -108,23 +108,23 @@ _first_line() {
 # Checks SERVICES, in parallel. Prints one line per service, in order:
 # "SERVICE STATE HEALTH PROBE DETAIL...", e.g. "redis running healthy ok
 # authenticated PING answered PONG". Returns 0 only if all are healthy.
+# The containers and their states come from two calls for all services.
 check_services() {
-    local dir service container status line all_healthy=0
+    local dir service id state health line all_healthy=0
+    local -A container=() status=()
+    while read -r service id state health _; do
+        container[$service]="$id"
+        status[$service]="$state $health"
+    done < <(project_container_states)
     dir="$(mktemp -d)"
     for service in "$@"; do
-        (
-            container="$(container_of "$service")"
-            if [[ -z "$container" ]]; then
-                printf 'missing none fail no container; start it with ./scripts/start.sh %s' "$service"
-            else
-                status="$(container_status "$container")"
-                if [[ "$status" == running* ]]; then
-                    printf '%s %s' "$status" "$(probe_service "$service" "$container")"
-                else
-                    printf '%s none fail container is not running' "${status%% *}"
-                fi
-            fi
-        ) >"$dir/$service" &
+        if [[ -z "${container[$service]:-}" ]]; then
+            printf 'missing none fail no container; start it with ./scripts/start.sh %s' "$service" >"$dir/$service"
+        elif [[ "${status[$service]}" != running* ]]; then
+            printf '%s none fail container is not running' "${status[$service]%% *}" >"$dir/$service"
+        else
+            printf '%s %s' "${status[$service]}" "$(probe_service "$service" "${container[$service]}")" >"$dir/$service" &
+        fi
     done
     wait
     for service in "$@"; do
@@ -140,53 +140,66 @@ check_services() {
 # Docker's healthcheck, printing each one as it gets there. Gives up early
 # when a container stops or restarts (a crash loop never turns healthy), and
 # at the deadline. Returns 1, after showing diagnostics, when it gives up.
+# With --probe-into DIR, each service's client probe (probe_service) starts
+# the moment it is healthy, beside the wait for the others, and its line is
+# in DIR/SERVICE when this returns 0.
 #
-# One `docker inspect` per round for all the containers, keyed by their
-# Compose service label, keeps a quick poll cheap: the services start on the
-# same CPUs.
-# Usage: wait_until_healthy TIMEOUT SERVICE...
+# One `docker inspect` per round for all the project's containers, keyed by
+# their Compose service label, keeps a quick poll cheap: the services start
+# on the same CPUs.
+# Usage: wait_until_healthy [--probe-into DIR] TIMEOUT SERVICE...
 wait_until_healthy() {
-    local timeout="$1" began="$SECONDS" service state health restarts
+    local probes=""
+    if [[ "$1" == --probe-into ]]; then
+        probes="$2"
+        shift 2
+    fi
+    local timeout="$1" began="$SECONDS" service id state health restarts failure=""
     shift
-    local -a pending=("$@") still=() containers=()
+    local -a pending=("$@") still=() containers=() probing=()
     local -A status=() restarts_before=()
-    mapfile -t containers < <(for service in "${pending[@]}"; do container_of "$service"; done)
+    mapfile -t containers < <(project_container_ids)
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do
         status=()
-        while read -r service state health restarts; do
-            status[$service]="$state $health $restarts"
-        done < <(((${#containers[@]} == 0)) || docker inspect --format \
-            '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' \
-            "${containers[@]}" 2>/dev/null)
+        while read -r service id state health restarts; do
+            status[$service]="$id $state $health $restarts"
+        done < <(container_states "${containers[@]}")
         still=()
         for service in "${pending[@]}"; do
-            read -r state health restarts <<<"${status[$service]:-missing none 0}"
+            read -r id state health restarts <<<"${status[$service]:-none missing none 0}"
             # The count seen first is the baseline: any later restart is a crash.
             : "${restarts_before[$service]:=$restarts}"
             if [[ "$state $health" == "running healthy" || "$state $health" == "running none" ]]; then
                 ok "$service is healthy ($((SECONDS - began))s)"
+                if [[ -n "$probes" ]]; then
+                    probe_service "$service" "$id" >"$probes/$service" &
+                    probing+=("$!")
+                fi
             elif [[ "$state" != running && "$state" != restarting && "$state" != created ]]; then
-                error "$service is not running ($state $health)"
-                _give_up "${pending[@]}"
-                return 1
+                failure="$service is not running ($state $health)"
             elif ((restarts > restarts_before[$service])); then
-                error "$service restarted while starting: it is crashing"
-                _give_up "${pending[@]}"
-                return 1
+                failure="$service restarted while starting: it is crashing"
             else
                 still+=("$service")
             fi
+            [[ -z "$failure" ]] || break
         done
+        [[ -z "$failure" ]] || break
         pending=("${still[@]}")
         ((${#pending[@]} > 0)) || break
         if ((SECONDS - began >= timeout)); then
-            error "timed out after ${timeout}s waiting for $(join_by_comma "${pending[@]}")"
-            _give_up "${pending[@]}"
-            return 1
+            failure="timed out after ${timeout}s waiting for $(join_by_comma "${pending[@]}")"
+            break
         fi
         sleep 0.25
     done
+    # A probe still writing when the caller removes DIR would say so.
+    ((${#probing[@]} == 0)) || wait "${probing[@]}" || true
+    [[ -n "$failure" ]] || return 0
+    error "$failure"
+    _give_up "${pending[@]}"
+    return 1
 }
 
 _give_up() {

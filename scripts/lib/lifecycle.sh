@@ -7,7 +7,7 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout model
+    local mode="$1" wait timeout model probes
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
@@ -37,8 +37,12 @@ bring_up() {
         ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
         return 0
     fi
-    wait_until_healthy "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
-    verify_credentials "${targets[@]}"
+    # Each client probe runs as soon as its service is healthy, while the
+    # others still start: the check costs no time after the last one.
+    probes="$(mktemp -d)"
+    at_exit "rm -rf $(printf '%q' "$probes")"
+    wait_until_healthy --probe-into "$probes" "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
+    verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
     print_summary "$model" "${targets[@]}"
 }
@@ -123,14 +127,19 @@ start_services() {
 # After Docker says "healthy", check what a client would do. A password
 # changed in .env.infra after the first start shows up here: PostgreSQL keeps
 # the one it was initialised with.
+# Reports each of SERVICES whose client probe (its line in PROBES, from
+# wait_until_healthy --probe-into) failed, and exits 1 if any did.
+# Usage: verify_credentials PROBES SERVICE...
 verify_credentials() {
-    local failed=false service probe detail
-    while read -r service _ _ probe detail; do
+    local probes="$1" failed=false service probe detail
+    shift
+    for service in "$@"; do
+        read -r probe detail <"$probes/$service" || true
         [[ "$probe" == ok ]] && continue
         failed=true
-        error "$service is up, but a client cannot use it: $detail"
+        error "$service is up, but a client cannot use it: ${detail:-no answer}"
         explain_failed_probe "$service" "$detail"
-    done < <(check_services "$@" || true)
+    done
     ! $failed || exit "$EXIT_FAILURE"
 }
 

@@ -165,8 +165,8 @@ CASES: dict[str, Case] = {
                                   messages=("the Docker daemon is not reachable",), one_line=True),
     "compose-missing-start": Case("start.sh", docker="compose-missing", status=FAILURE,
                                   messages=("Docker Compose is not installed",), one_line=True),
-    "compose-missing-backup": Case("backup.sh", docker="compose-missing", status=FAILURE,
-                                   messages=("Docker Compose is not installed",), one_line=True),
+    "compose-missing-restore": Case("restore.sh", ("{backup}", "--yes"), docker="compose-missing", status=FAILURE,
+                                    messages=("Docker Compose is not installed",), one_line=True),
 }
 
 

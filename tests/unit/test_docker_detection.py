@@ -95,7 +95,11 @@ def test_compose_project_name_is_taken_from_the_environment(harness):
     assert down.compose_command == ["down"]
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+# The scripts that run Compose; the others only ask the engine.
+COMPOSE_SCRIPTS = tuple(script for script in SCRIPTS if script != "health-check.sh")
+
+
+@pytest.mark.parametrize("script", COMPOSE_SCRIPTS)
 def test_no_compose_at_all_exits_1_with_an_install_hint(harness, script):
     result = run_with_valid_env(harness, script, NO_COMPOSE)
     assert result.returncode == 1, result
@@ -104,6 +108,21 @@ def test_no_compose_at_all_exits_1_with_an_install_hint(harness, script):
     assert "https://docs.docker.com/compose/install/" in result.stderr
     assert harness.compose_calls() == []
     assert not any(call.args[:1] == ("version",) for call in harness.calls()), "daemon checked without Compose"
+
+
+@pytest.mark.parametrize("script, args", [
+    ("health-check.sh", []), ("psql.sh", ["-c", "SELECT 1"]), ("redis-cli.sh", ["ping"]),
+    ("backup.sh", []), ("apply-schema.sh", []),
+])
+def test_scripts_that_only_ask_the_engine_neither_need_nor_ask_compose(harness, script, args):
+    """They use docker ps, inspect and exec: without Compose they still run,
+    and with it they spare the time of asking its version."""
+    harness.write_env()
+    result = harness.run(script, *args, docker=NO_COMPOSE)
+    assert "Compose" not in result.stderr, result
+    assert not any(call.program == "docker-compose" or call.args[:1] == ("compose",)
+                   for call in harness.calls()), harness.calls()
+    assert any(call.args[:1] == ("version",) for call in harness.calls()), "the daemon was not checked"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

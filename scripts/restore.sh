@@ -19,10 +19,11 @@ and each archive must be readable (pg_restore --list, redis-check-rdb). A
 backup that fails any check is refused and nothing changes.
 
 PostgreSQL archives are restored in one transaction each: if one fails,
-that database is left as it was. Redis is stopped, its data replaced, and
-started again; its previous data is put back if that fails. Langfuse is
-stopped while its database is restored and started again afterwards, also
-when the restore fails.
+that database is left as it was. The services that depend on postgres
+(Langfuse, and your own with depends_on: postgres) are stopped while its
+databases are restored, so nothing writes meanwhile, and started again
+afterwards, also when the restore fails. Redis is stopped, its data
+replaced, and started again; its previous data is put back if that fails.
 
 Options:
   -y, --yes    do not ask (required when there is no terminal to ask on)

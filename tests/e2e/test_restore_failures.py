@@ -5,8 +5,10 @@ README: "restore.sh refuses a folder that is not a backup, lacks the service
 you name, or has a corrupt or truncated file, before anything is dropped.
 Each database is restored in a single transaction: if it fails, that database
 is left as it was. Redis' previous data is put back if its restore fails."
-restore.sh --help adds: "Redis is stopped, its data replaced, and started
-again; so is Langfuse around the restore of its database."
+restore.sh --help adds: the services that depend on postgres (Langfuse) "are
+stopped while its databases are restored ... and started again afterwards,
+also when the restore fails"; "Redis is stopped, its data replaced, and
+started again; its previous data is put back if that fails."
 
 The failing backups are honest ones, each sound as far as the MANIFEST and
 the archive checks go, failing only inside the restore:
@@ -111,8 +113,8 @@ def test_a_failed_redis_restore_puts_the_previous_data_back(make_stack, compose_
     result = stack.script("restore.sh", str(unloadable), "redis", "--yes")
 
     assert result.returncode == 1, result
-    assert "Restoring Redis..." in result.stdout, f"the snapshot was refused before the restore began:\n{result}"
-    assert "restoring Redis failed; its previous data was kept" in result.stderr, result
+    assert "Restoring redis..." in result.stdout, f"the snapshot was refused before the restore began:\n{result}"
+    assert "restoring redis failed (see above); its previous data was kept" in result.stderr, result
     assert "internal error" not in result.output, result
     assert stack.script("health-check.sh", "redis", "--wait", "--timeout", "60").returncode == 0, \
         "Redis was not started again"
@@ -142,13 +144,14 @@ def test_a_failed_database_restore_leaves_that_database_as_it_was(make_stack, co
 
     assert result.returncode == 1, result
     assert 'role "ghost" does not exist' in result.output, f"the restore failed for another reason:\n{result}"
-    assert "restoring postgres-transbot.dump failed; the transbot database was left as it was" in result.stderr
+    assert "restoring postgres-transbot.dump failed (see above); the transbot database was left as it was" in result.stderr
     with clients.postgres(stack) as conn:
         assert clients.translation_texts(conn) == ["after the backup"]
         assert conn.execute("SELECT count(*) FROM transbot.users").fetchone()[0] == 2
         assert conn.execute("SELECT to_regclass('ghost_notes')").fetchone()[0] is None
-    assert containers(stack)["langfuse"] == langfuse_before, "Langfuse was touched although its database was not"
-    assert stack.script("health-check.sh").returncode == 0
+    assert containers(stack)["langfuse"][0] == langfuse_before[0], "Langfuse's container was replaced"
+    assert stack.script("health-check.sh", "--wait", "--timeout", "60").returncode == 0, \
+        "Langfuse, stopped around the restore, was not started again"
 
 
 def test_restore_brings_langfuse_back_to_the_traces_of_the_backup(make_stack, compose_v2):
@@ -177,7 +180,7 @@ def _fail_the_langfuse_database_restore(stack: Stack) -> tuple[str, str, object]
     result = stack.script("restore.sh", str(only_backup(stack)), "postgres", "--yes")
     assert result.returncode == 1, result
     assert 'role "ghost" does not exist' in result.output, f"the restore failed for another reason:\n{result}"
-    assert "restoring postgres-langfuse.dump failed; the langfuse database was left as it was" in result.stderr
+    assert "restoring postgres-langfuse.dump failed (see above); the langfuse database was left as it was" in result.stderr
     return before, after, result
 
 
@@ -194,11 +197,10 @@ def test_a_failed_langfuse_database_restore_leaves_its_data_as_it_was(make_stack
 
 
 def test_a_failed_langfuse_database_restore_starts_langfuse_again(make_stack, compose_v2):
-    """restore.sh --help: "Redis is stopped, its data replaced, and started
-    again; so is Langfuse around the restore of its database." When Redis'
-    restore fails, restore.sh starts Redis again on its old data; when the
-    Langfuse database's restore fails, the message says that database "was
-    left as it was", so Langfuse must be running on it again too."""
+    """restore.sh --help: the services that depend on postgres are stopped
+    while its databases are restored "and started again afterwards, also
+    when the restore fails". The message says the Langfuse database "was left
+    as it was", so Langfuse must be running on it again."""
     stack = make_stack(compose_v2)
     before, after, _ = _fail_the_langfuse_database_restore(stack)
     waited = stack.script("health-check.sh", "langfuse", "--wait", "--timeout", "60")

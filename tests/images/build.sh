@@ -111,8 +111,13 @@ check_prerequisites() {
 }
 
 # One build at a time: two concurrent runs would import/tag the same names.
+# The lock file may belong to another user (root in .ci/run, then the CI
+# user): /tmp's sticky bit refuses creating-opens of another's file, while
+# reading one is enough for flock.
 take_lock() {
-	exec 9>"$LOCK_FILE"
+	if ! { exec 9<"$LOCK_FILE"; } 2>/dev/null; then
+		exec 9>>"$LOCK_FILE" || exec 9<"$LOCK_FILE"
+	fi
 	if ! flock -w 600 9; then
 		die "another build.sh holds $LOCK_FILE for more than 10 minutes"
 	fi

@@ -313,9 +313,12 @@ def test_the_stack_is_healthy_and_its_data_intact_after_every_case(stack):
 
 
 @pytest.fixture
-def mount():
+def mount(request):
     """Mounts things over parts of a repository copy (we run as root) and
     unmounts them afterwards, before the stack is destroyed."""
+    # Without the marker, the test runs as the CI user and fails there only.
+    if request.node.get_closest_marker("needs_root") is None:
+        pytest.fail(f"{request.node.name} mounts: mark it @pytest.mark.needs_root(\"why\")", pytrace=False)
     mounted: list[Path] = []
 
     def do_mount(*args: str, target: Path) -> None:
@@ -388,6 +391,8 @@ def test_full_volumes_folder_fails_fast_with_postgres_diagnostics(make_stack, co
                    containers_left=[f"{name.lstrip('/')} {status}" for name, _, status, *_ in state["containers"]])
 
 
+@pytest.mark.needs_root("mounts a 1 MB tmpfs as the postgres data folder")
+@pytest.mark.serial  # "long before the timeout" is a time bound
 def test_a_crash_looping_postgres_is_called_crashing_long_before_the_timeout(make_stack, compose_v2, mount,
                                                                               figures):
     """start.sh postgres alone: nothing waits on postgres in `up`, so only

@@ -53,6 +53,15 @@ def run_tiny(repo: Path, mutation: Mutation, report: Path | None = None) -> int:
     return runner.main([], mutations=[mutation], root=repo, command=PYTEST, report=report)
 
 
+def run_tiny_and_report(tmp_path: Path, test_source: str, capsys) -> tuple[int, str, str, Path]:
+    """The greeting mutation on a tiny repository whose test is TEST_SOURCE:
+    exit status, stdout, the markdown table, and the repository."""
+    repo = tiny_repository(tmp_path / "repo", test_source)
+    report = tmp_path / "last-run.md"
+    status = run_tiny(repo, greeting_mutation(), report)
+    return status, capsys.readouterr().out, report.read_text(), repo
+
+
 def test_a_mutation_whose_text_is_not_found_is_a_catalogue_error(tmp_path, capsys):
     repo = tiny_repository(tmp_path / "repo", _CHECKS_THE_GREETING)
     assert run_tiny(repo, greeting_mutation(search="bonjour")) == 2
@@ -61,22 +70,18 @@ def test_a_mutation_whose_text_is_not_found_is_a_catalogue_error(tmp_path, capsy
 
 
 def test_a_mutation_no_test_catches_survives_with_exit_1(tmp_path, capsys):
-    repo = tiny_repository(tmp_path / "repo", _CHECKS_NOTHING)
-    report = tmp_path / "last-run.md"
-    assert run_tiny(repo, greeting_mutation(), report) == 1
-    out = capsys.readouterr().out
+    status, out, table, repo = run_tiny_and_report(tmp_path, _CHECKS_NOTHING, capsys)
+    assert status == 1
     assert re.search(r"greeting-changed\s+SURVIVED\s+none", out), out
-    assert "| `greeting-changed` (greeting.txt) | it says hello | SURVIVED | none |" in report.read_text()
+    assert "| `greeting-changed` (greeting.txt) | it says hello | SURVIVED | none |" in table
     assert (repo / "greeting.txt").read_text() == "hello\n", "the checkout itself is never mutated"
 
 
 def test_a_mutation_a_test_catches_is_killed_with_exit_0(tmp_path, capsys):
-    repo = tiny_repository(tmp_path / "repo", _CHECKS_THE_GREETING)
-    report = tmp_path / "last-run.md"
-    assert run_tiny(repo, greeting_mutation(), report) == 0
-    out = capsys.readouterr().out
+    status, out, table, _ = run_tiny_and_report(tmp_path, _CHECKS_THE_GREETING, capsys)
+    assert status == 0
     assert re.search(r"greeting-changed\s+killed\s+test_greeting.py::test_the_greeting_is_hello", out), out
-    assert "| killed | `test_greeting.py::test_the_greeting_is_hello` |" in report.read_text()
+    assert "| killed | `test_greeting.py::test_the_greeting_is_hello` |" in table
 
 
 def test_a_baseline_that_is_not_green_stops_the_run_with_exit_1(tmp_path, capsys):

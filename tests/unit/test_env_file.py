@@ -175,6 +175,11 @@ BROKEN_FILES = {
                             "may only hold letters, digits and . _ ~ -"),
     "db-password-with-slash": ({"LANGFUSE_DB_PASSWORD": "'hunter2/secret'"}, "LANGFUSE_DB_PASSWORD",
                                "may only hold letters, digits and . _ ~ -"),
+    # Prisma refuses ':' and '&' unencoded in DATABASE_URL's password (P1013).
+    "db-password-with-colon": ({"LANGFUSE_DB_PASSWORD": "hunter2:secret"}, "LANGFUSE_DB_PASSWORD",
+                               "may only hold letters, digits and . _ ~ -"),
+    "db-password-with-ampersand": ({"LANGFUSE_DB_PASSWORD": "hunter2&secret"}, "LANGFUSE_DB_PASSWORD",
+                                   "may only hold letters, digits and . _ ~ -"),
     "dollar-unquoted": ({"REDIS_PASSWORD": "abc$defghij"}, "REDIS_PASSWORD", "Compose would expand the $"),
     "dollar-double-quoted": ({"POSTGRES_PASSWORD": '"abc$defghij"'}, "POSTGRES_PASSWORD",
                              "Compose would expand the $"),

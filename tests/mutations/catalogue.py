@@ -1,0 +1,230 @@
+"""The mutations: each a deliberate defect that breaks one promise of the
+README, and the tests that must go red when it is planted.
+
+A mutation replaces SEARCH, which must occur exactly once in FILE, with
+REPLACE. LAYER is the fastest layer that must catch it: "unit" and "lint"
+mutations run in CI (tests/mutate.sh --ci, with only their unit and lint
+tests); the others need the Docker engine and run in a full run. When the
+code changes so that SEARCH is no longer found once, tests/mutate.sh exits
+2 and tests/unit/test_mutation_run.py fails: update the entry with the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CI_LAYERS = ("unit", "lint")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    search: str
+    replace: str
+    promise: str
+    layer: str
+    tests: tuple[str, ...]
+
+
+U = "tests/unit/"
+L = "tests/lint/"
+E = "tests/e2e/"
+R = "tests/reliability/"
+I = "tests/integration/"  # noqa: E741
+
+MUTATIONS = (
+    # --- scripts/ ---------------------------------------------------------------------
+    Mutation(
+        "start-does-not-wait-for-health", "scripts/start.sh",
+        'bring_up start "$@"', 'bring_up start --no-wait "$@"',
+        "start.sh waits for health (default 300 s)",
+        "unit", (U + "test_wait_for_health.py::test_start_fails_when_the_stack_does_not_become_healthy",)),
+    Mutation(
+        "stop-keeps-containers", "scripts/stop.sh",
+        '"docker compose down failed (see above); the stack may be partly stopped: run ./scripts/stop.sh again" down',
+        '"docker compose down failed (see above); the stack may be partly stopped: run ./scripts/stop.sh again" stop',
+        "stop.sh: with no service also removes containers and network",
+        "unit", (U + "test_logs_and_stop.py::test_stop_without_services_takes_the_stack_down",)),
+    Mutation(
+        "restart-only-starts", "scripts/restart.sh",
+        'bring_up restart "$@"', 'bring_up start "$@"',
+        "restart.sh stops and starts (taking changed settings)",
+        "unit", (U + "test_logs_and_stop.py::test_restart_stops_then_starts_the_named_services",)),
+    Mutation(
+        "logs-drops-tail", "scripts/logs.sh",
+        '[[ -z "$tail" ]] || compose_args+=(--tail "$tail")', ': "$tail"',
+        "logs.sh [--tail N]",
+        "unit", (U + "test_logs_and_stop.py::test_logs_options_reach_compose",
+                 U + "test_logs_and_stop.py::test_options_take_their_value_with_or_without_an_equals_sign")),
+    Mutation(
+        "health-check-exits-0-when-unhealthy", "scripts/health-check.sh",
+        '$healthy || exit "$EXIT_FAILURE"', '$healthy || exit 0',
+        "health-check.sh: exit 0 only if all are healthy",
+        "unit", (U + "test_logs_and_stop.py::test_health_check_reports_missing_containers_as_unhealthy_json",)),
+    Mutation(
+        "init-env-leaves-an-existing-file-alone", "scripts/init-env.sh",
+        "    _check_env_file_mode\n    # All changes", "    _check_env_file_mode\n    return 0\n    # All changes",
+        "init-env.sh creates .env.infra, or fills its remaining change-me placeholders and missing variables",
+        "unit", (U + "test_init_env.py::test_init_env_fills_the_placeholders_left_in_an_existing_file",
+                 U + "test_init_env.py::test_init_env_appends_the_variables_an_existing_file_lacks")),
+    Mutation(
+        "app-env-redis-password-not-encoded", "scripts/app-env.sh",
+        "redis://default:%s@%s:%s/0\\n' \"$(urlencode \"$REDIS_PASSWORD\")\"",
+        "redis://default:%s@%s:%s/0\\n' \"$REDIS_PASSWORD\"",
+        "app-env.sh: passwords percent-encoded, so any character is safe",
+        "unit", (U + "test_app_env_write.py::test_redis_url_names_the_default_user_and_encodes_the_password",)),
+    Mutation(
+        "apply-schema-does-not-pass-the-new-password", "scripts/apply-schema.sh",
+        'docker exec -i -e TRANSBOT_NEW_PASSWORD "$1"', 'docker exec -i "$1"',
+        "apply-schema.sh applies services/postgres/ and .env.infra's passwords to an existing database",
+        "unit", (U + "test_scripts_in_running_containers.py::test_apply_schema_sets_the_password_of_env_infra",
+                 E + "test_secret_rotation.py::test_a_new_langfuse_db_password_works_after_apply_schema_and_restart")),
+    Mutation(
+        "backup-readable-by-others", "scripts/backup.sh",
+        "    umask 077\n", "    umask 022\n",
+        "Backups hold your data: they are created readable only by you",
+        "unit", (U + "test_scripts_in_running_containers.py::test_a_backup_is_readable_only_by_its_owner",)),
+    Mutation(
+        "restore-ignores-a-missing-service", "scripts/restore.sh",
+        '[[ -n "$expected" && -f "$backup/$file" ]] ||', '[[ -n "$expected" || ! -f "$backup/$file" ]] ||',
+        "restore.sh refuses a folder that lacks the service you name, before anything is dropped",
+        "unit", (U + "test_restore_refusals.py::test_a_backup_without_the_named_service_is_refused_naming_what_it_holds",
+                 E + "test_restore_failures.py::test_restore_refuses_a_backup_without_the_named_service_and_changes_nothing")),
+    Mutation(
+        "restore-ignores-checksums", "scripts/restore.sh",
+        '[[ "$(sha256_of "$backup/$file")" == "$expected" ]] ||', 'true ||',
+        "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
+        "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
+    Mutation(
+        "restore-database-not-in-one-transaction", "scripts/restore.sh",
+        "pg_restore --clean --if-exists --single-transaction --exit-on-error",
+        "pg_restore --clean --if-exists --exit-on-error",
+        "Each database is restored in a single transaction: if it fails, that database is left as it was",
+        "e2e", (E + "test_restore_failures.py::test_a_failed_database_restore_leaves_that_database_as_it_was",)),
+    Mutation(
+        "reset-does-not-delete", "scripts/reset.sh",
+        '"find $(service_field "$service" mount) -mindepth 1 -delete"',
+        '"find $(service_field "$service" mount) -mindepth 1 -print"',
+        "reset.sh deletes volumes/<service> after listing it with its size and asking",
+        "unit", (U + "test_reset_guard.py::test_reset_with_yes_stops_the_service_and_deletes_only_its_data",
+                 E + "test_reset_on_a_terminal.py::test_reset_redis_answered_yes_wipes_the_cache_and_keeps_postgres")),
+    Mutation(
+        "psql-on-the-wrong-database", "scripts/psql.sh",
+        'psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"',
+        'psql --username "${POSTGRES_USER:-transbot_user}" --dbname postgres "$@"',
+        "psql.sh: psql on the TransBot database, no password typed",
+        "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
+    Mutation(
+        "redis-cli-password-on-the-command-line", "scripts/redis-cli.sh",
+        'exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"',
+        'exec_in_service redis -- redis-cli -a "$REDIS_PASSWORD" "$@"',
+        "redis-cli.sh: authenticated redis-cli; the password is not in the process list",
+        "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
+    # --- scripts/lib/ -----------------------------------------------------------------
+    Mutation(
+        "lib-all-without-the-backup-library", "scripts/lib/all.sh",
+        '# shellcheck source=scripts/lib/backup.sh\nsource "$_lib_dir/backup.sh"\n', "",
+        "restore.sh refuses a folder that is not a backup (one error: line, exit 1)",
+        "unit", (U + "test_interrupt_and_restore_arguments.py::test_a_damaged_manifest_gets_one_reason",)),
+    Mutation(
+        "lib-common-confirms-without-a-terminal", "scripts/lib/common.sh",
+        "    [[ -t 0 ]] ||\n        usage_error", "    true ||\n        usage_error",
+        "reset.sh and restore.sh: without a terminal to ask on, --yes is required (exit 2)",
+        "unit", (U + "test_reset_guard.py::test_reset_without_terminal_or_yes_deletes_nothing",)),
+    Mutation(
+        "lib-services-any-service-name", "scripts/lib/services.sh",
+        '[[ "$1" =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ ]] ||', '[[ "$1" =~ ^[^-] ]] ||',
+        "every script: an unknown service is a usage error (exit 2, nothing was run)",
+        "unit", (U + "test_usage_errors.py::test_hostile_argument_is_refused_and_runs_nothing",)),
+    Mutation(
+        "lib-env-db-password-allows-colon-and-ampersand", "scripts/lib/env.sh",
+        "LANGFUSE_DB_PASSWORD '^[A-Za-z0-9._~-]+$'", "LANGFUSE_DB_PASSWORD '^[A-Za-z0-9._~:&-]+$'",
+        "a LANGFUSE_DB_PASSWORD that is not URL-safe is refused at start, naming it",
+        "unit", (U + "test_env_file.py::test_broken_env_file_is_refused_naming_the_variable",
+                 R + "test_passwords.py::test_a_langfuse_db_password_outside_url_safe_characters_is_refused")),
+    Mutation(
+        "lib-env-prints-the-rejected-value", "scripts/lib/env.sh",
+        '[[ "${!name}" =~ $regex ]] || _problems+=("$name $why")',
+        '[[ "${!name}" =~ $regex ]] || _problems+=("$name (${!name}) $why")',
+        "Secrets are never printed",
+        "unit", (U + "test_env_file.py::test_rejected_db_password_is_not_printed",)),
+    Mutation(
+        "lib-compose-logs-not-masked", "scripts/lib/compose.sh",
+        'compose "$@" 2>&1 | redact_secrets || die "$failure"', 'compose "$@" 2>&1 | cat || die "$failure"',
+        "logs.sh: logs, secrets masked",
+        "unit", (U + "test_logs_and_stop.py::test_secrets_in_service_logs_are_masked",)),
+    Mutation(
+        "lib-stack-takes-over-another-clones-stack", "scripts/lib/stack.sh",
+        '[[ ! "$folder" -ef "$REPO_ROOT" ]] || continue', "continue",
+        "a stack running from another clone: every script that touches the stack refuses",
+        "unit", (U + "test_one_stack_per_clone.py::test_a_stack_started_from_another_clone_is_not_touched",)),
+    Mutation(
+        "lib-health-misses-a-crash-loop", "scripts/lib/health.sh",
+        "elif ((restarts > restarts_before[$service])); then", "elif false; then",
+        "start.sh: restarted while starting: it is crashing (long before the timeout)",
+        "unit", (U + "test_wait_for_health.py::test_a_container_restarting_while_it_starts_is_called_crashing_at_once",
+                 R + "test_hostile_input.py::test_a_crash_looping_postgres_is_called_crashing_long_before_the_timeout")),
+    Mutation(
+        "lib-lifecycle-skips-the-port-check", "scripts/lib/lifecycle.sh",
+        'port_in_use "$host" "$port" || continue', "continue",
+        "start.sh checks free ports before starting",
+        "unit", (U + "test_port_preflight.py::test_busy_port_is_named_with_a_free_alternative_and_nothing_starts",)),
+    Mutation(
+        "lib-backup-forgets-the-langfuse-dump", "scripts/lib/backup.sh",
+        'pg_dump) printf \'%s\\n\' "$1-transbot.dump" "$1-langfuse.dump" ;;',
+        'pg_dump) printf \'%s\\n\' "$1-transbot.dump" ;;',
+        "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
+        "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
+    # --- docker-compose.yml -------------------------------------------------------------
+    Mutation(
+        "compose-postgres-on-every-interface", "docker-compose.yml",
+        '"${BIND_ADDRESS:-127.0.0.1}:${POSTGRES_PORT:-5432}:5432"', '"${BIND_ADDRESS:-0.0.0.0}:${POSTGRES_PORT:-5432}:5432"',
+        "Every port is published on 127.0.0.1 only",
+        "lint", (L + "test_compose_file.py::test_every_port_binds_to_loopback_by_default",)),
+    Mutation(
+        "compose-redis-password-optional", "docker-compose.yml",
+        "REDISCLI_AUTH: ${REDIS_PASSWORD:?REDIS_PASSWORD is not set - run ./scripts/start.sh to create .env.infra}",
+        "REDISCLI_AUTH: ${REDIS_PASSWORD:-}",
+        "Every service needs a password",
+        "lint", (L + "test_compose_file.py::test_every_secret_is_required_with_a_message",)),
+    Mutation(
+        "compose-appendfsync-ignored", "docker-compose.yml",
+        "      - ${REDIS_APPENDFSYNC:-everysec}\n", "      - everysec\n",
+        "REDIS_APPENDFSYNC=always in .env.infra loses none (the running server reports the policy set in .env.infra)",
+        "lint", (L + "test_compose_file.py::test_redis_gets_its_password_from_the_environment_with_aof_on",
+                 R + "test_crash_recovery.py::test_redis_fsyncs_its_aof_as_the_policy_of_env_infra_says")),
+    Mutation(
+        "compose-telemetry-on", "docker-compose.yml",
+        'TELEMETRY_ENABLED: "false"', 'TELEMETRY_ENABLED: "true"',
+        "Telemetry is off",
+        "e2e", (E + "test_telemetry_off.py::test_compose_config_turns_langfuse_telemetry_off",
+                E + "test_telemetry_off.py::test_the_running_langfuse_container_has_telemetry_off")),
+    # --- services/ ------------------------------------------------------------------------
+    Mutation(
+        "overlay-redis-probed-slowly-while-starting", "services/compose/fast-healthchecks.yml",
+        "  redis:\n    healthcheck:\n      start_interval: 250ms\n", "  redis:\n    healthcheck:\n",
+        "fast path: Docker probes every 250 ms while a container starts and every 30 s once it is healthy",
+        "lint", (L + "test_compose_file.py::test_the_fast_overlay_probes_every_service_quickly_while_it_starts",)),
+    Mutation(
+        "redis-without-password", "services/redis/redis-server.sh",
+        "user default reset on #$hash ~* &* +@all", "user default on nopass ~* &* +@all",
+        "redis: password required",
+        "integration", (I + "test_redis.py::test_unauthenticated_client_is_refused_with_noauth",)),
+    Mutation(
+        "redis-restore-failure-drops-the-old-data", "services/redis/restore-rdb.sh",
+        '        find "$aside" -mindepth 1 -maxdepth 1 -exec mv {} "$data"/ \\;\n',
+        '        find "$aside" -mindepth 1 -maxdepth 1 -exec rm -rf {} +\n',
+        "Redis' previous data is put back if its restore fails",
+        "e2e", (E + "test_restore_failures.py::test_a_failed_redis_restore_puts_the_previous_data_back",)),
+    Mutation(
+        "langfuse-database-keeps-the-old-password", "services/postgres/langfuse-database.sh",
+        "SELECT format('ALTER ROLE langfuse LOGIN PASSWORD %L', :'pw')\n\\gexec\n", "",
+        "apply-schema.sh applies .env.infra's passwords to an existing database (LANGFUSE_DB_PASSWORD)",
+        "integration", (I + "test_postgres_initialisation.py::test_running_the_langfuse_script_again_only_resets_the_password",)),
+    Mutation(
+        "schema-allows-a-negative-cost", "services/postgres/init.sql",
+        "cost_usd            numeric(12, 6) CHECK (cost_usd >= 0),", "cost_usd            numeric(12, 6),",
+        "token counts, cost and latency cannot be negative",
+        "integration", (I + "test_postgres_schema.py::test_invalid_translation_is_rejected",)),
+)

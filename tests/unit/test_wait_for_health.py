@@ -23,7 +23,7 @@ docker() {
         inspect)
             count="$(cat "$COUNTER")"
             echo $((count + 1)) >"$COUNTER"
-            echo "postgres running starting $count" ;;
+            echo "postgres c-postgres running starting $count" ;;
     esac
 }
 wait_until_healthy "$TIMEOUT" postgres

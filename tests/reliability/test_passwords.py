@@ -133,6 +133,9 @@ REFUSED_DB_PASSWORDS = {
     "dollar": "'dollar$sign'",
     "hash": "'hash#tag'",
     "url-reserved": "'at@colon:slash/q?amp&pct%'",
+    # One reserved character each: Prisma refuses these unencoded (P1013).
+    "colon-only": "'colon:only'",
+    "ampersand-only": "'ampersand&only'",
     "non-ascii": "'nön-ascii'",
     "unquoted-at": "p@ssword",
 }

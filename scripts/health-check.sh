@@ -55,16 +55,19 @@ print_json() {
 
 # The named services, or the built-in ones and every other service that has
 # a container in this project.
+# Usage: services_to_check LISTING [SERVICE...]   (LISTING: project_containers)
 services_to_check() {
+    local listing="$1"
+    shift
     if (($# > 0)); then
         printf '%s\n' "$@"
     else
-        { printf '%s\n' "${BUILTIN_SERVICES[@]}"; project_services; } | awk '!seen[$0]++'
+        { printf '%s\n' "${BUILTIN_SERVICES[@]}"; project_services "$listing"; } | awk '!seen[$0]++'
     fi
 }
 
 main() {
-    local wait=false timeout=120 json=false healthy=true deadline results
+    local wait=false timeout=120 json=false healthy=true deadline results listing
     local -a services=() args checked
     split_option_values args "--timeout" "--wait --json --help" "$@"
     set -- "${args[@]}"
@@ -86,15 +89,17 @@ main() {
     fi
     require_env
     require_engine
-    require_own_stack
-    mapfile -t checked < <(services_to_check "${services[@]}")
+    listing="$(project_containers)"
+    require_own_stack_in "$listing"
+    mapfile -t checked < <(services_to_check "$listing" "${services[@]}")
     deadline=$((SECONDS + timeout))
-    until results="$(check_services "${checked[@]}")"; do
+    until results="$(check_services "$listing" "${checked[@]}")"; do
         if ! $wait || ((SECONDS >= deadline)); then
             healthy=false
             break
         fi
         sleep 1
+        listing="$(project_containers)"
     done
     if $json; then
         print_json "$results" "$healthy"

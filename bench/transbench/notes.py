@@ -48,7 +48,7 @@ def timeline_table(results: Results) -> list[str]:
 
 def interval_text(results: Results) -> str:
     """The probe schedule the run saw, e.g. "postgres 2 s" on the portable
-    path, "postgres every 0.5 s while starting, then 30 s" on the fast one."""
+    path, "postgres every 0.25 s while starting, then 60 s" on the fast one."""
     window = results.idle[0]["healthchecks"] if results.idle else {}
     intervals = window.get("probe_intervals", {})
     starting = window.get("start_intervals", {})
@@ -124,7 +124,7 @@ def notes(results: Results, settings: Settings, meta: dict) -> list[str]:
         f"healthchecks on, then off). The figures and the target are over the whole window, every probe "
         f"and burst included; the median of the slices is shown beside them: it drops bursts, which on a "
         f"shared engine are often someone else's, but it also drops probes that run less often than a "
-        f"slice is long (the fast path's 30 s interval), so it is no measure of the healthchecks there. "
+        f"slice is long (the fast path's 60 s interval), so it is no measure of the healthchecks there. "
         f"On cgroup v1 a probe runs inside the container's cgroup, so the healthcheck cost is the "
         f"difference between the two configurations: in the containers plus in the engine. The engine is "
         f"shared, so its share is the noisiest figure; the machine's CPU over the same windows (every "

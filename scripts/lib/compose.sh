@@ -223,9 +223,12 @@ container_of() {
         --filter "label=com.docker.compose.service=$1" | awk 'NR == 1'
 }
 
-# The IDs of this project's containers, newest first.
-project_container_ids() {
-    docker ps -aq --filter "label=com.docker.compose.project=$(project_name)"
+# This project's containers, newest first, one a line: "ID SERVICE FOLDER",
+# FOLDER being where Compose was run (it may hold spaces). The functions
+# below take this listing as an argument, so a command asks for it once.
+project_containers() {
+    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
+        --format '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.project.working_dir"}}'
 }
 
 # "SERVICE ID STATE HEALTH RESTARTS" for each of the containers IDS, e.g.
@@ -239,17 +242,19 @@ container_states() {
         "$@" 2>/dev/null || true
 }
 
-# The same for each service's newest container in this project.
+# The same for each service's newest container in the listing CONTAINERS
+# (from project_containers).
+# Usage: project_container_states CONTAINERS
 project_container_states() {
     local -a ids
-    mapfile -t ids < <(project_container_ids)
+    mapfile -t ids < <(awk 'NF { print $1 }' <<<"$1")
     container_states "${ids[@]}" | awk 'NF && !seen[$1]++'
 }
 
-# The services that have a container in this project, one a line.
+# The services that have a container in the listing CONTAINERS, one a line.
+# Usage: project_services CONTAINERS
 project_services() {
-    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
-        --format '{{.Label "com.docker.compose.service"}}' | awk 'NF && !seen[$0]++'
+    awk 'NF >= 2 && !seen[$2]++ { print $2 }' <<<"$1"
 }
 
 # "STATE HEALTH" of a container, e.g. "running healthy", "exited none".

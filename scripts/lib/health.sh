@@ -108,14 +108,17 @@ _first_line() {
 # Checks SERVICES, in parallel. Prints one line per service, in order:
 # "SERVICE STATE HEALTH PROBE DETAIL...", e.g. "redis running healthy ok
 # authenticated PING answered PONG". Returns 0 only if all are healthy.
-# The containers and their states come from two calls for all services.
+# CONTAINERS is a project_containers listing: with it, the states of all
+# services take one more call.
+# Usage: check_services CONTAINERS SERVICE...
 check_services() {
-    local dir service id state health line all_healthy=0
+    local containers="$1" dir service id state health line all_healthy=0
     local -A container=() status=()
+    shift
     while read -r service id state health _; do
         container[$service]="$id"
         status[$service]="$state $health"
-    done < <(project_container_states)
+    done < <(project_container_states "$containers")
     dir="$(mktemp -d)"
     for service in "$@"; do
         if [[ -z "${container[$service]:-}" ]]; then
@@ -158,7 +161,7 @@ wait_until_healthy() {
     shift
     local -a pending=("$@") still=() containers=() probing=()
     local -A status=() restarts_before=()
-    mapfile -t containers < <(project_container_ids)
+    mapfile -t containers < <(project_containers | cut -d' ' -f1)
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do
         status=()

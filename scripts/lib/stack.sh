@@ -9,7 +9,13 @@
 # otherwise recreate the first one's containers on its own volumes/ and
 # .env.infra: the first clone's data would seem gone and its passwords wrong.
 require_own_stack() {
-    local folder
+    require_own_stack_in "$(project_containers)"
+}
+
+# The same for a project_containers listing the caller already has.
+# Usage: require_own_stack_in CONTAINERS
+require_own_stack_in() {
+    local containers="$1" folder
     while IFS= read -r folder; do
         [[ -n "$folder" ]] || continue
         [[ ! "$folder" -ef "$REPO_ROOT" ]] || continue
@@ -17,8 +23,7 @@ require_own_stack() {
             die "the stack '$(project_name)' is running from another clone, $(printable "$folder"), with that clone's data and passwords; stop it there (cd $(printable "$folder") && ./scripts/stop.sh), or run this clone as a stack of its own: set COMPOSE_PROJECT_NAME (e.g. COMPOSE_PROJECT_NAME=transbot2) and free ports (POSTGRES_PORT, LANGFUSE_PORT, REDIS_PORT) in this clone's .env.infra"
         fi
         die "the stack '$(project_name)' was started from $(printable "$folder"), which no longer exists; remove its containers (data there is gone with its folder): docker rm -f \$(docker ps -aq --filter label=com.docker.compose.project=$(project_name)), or set COMPOSE_PROJECT_NAME in .env.infra to run this clone's stack beside it"
-    done < <(docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
-        --format '{{.Label "com.docker.compose.project.working_dir"}}' | sort -u)
+    done < <(cut -s -d' ' -f3- <<<"$containers" | sort -u)
 }
 
 # --- One command at a time ---------------------------------------------------------

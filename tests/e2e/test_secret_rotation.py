@@ -6,6 +6,8 @@
 - LANGFUSE_DB_PASSWORD: PostgreSQL keeps the password it was initialised
   with; "./scripts/apply-schema.sh && ./scripts/restart.sh" applies the new
   one, and Langfuse runs on it with its data kept.
+- POSTGRES_PASSWORD changed after the first start: start.sh fails, naming
+  it and the fix, instead of reporting a stack no client can use.
 """
 
 from __future__ import annotations
@@ -62,3 +64,22 @@ def test_a_new_langfuse_db_password_works_after_apply_schema_and_restart(make_st
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert trace_status(stack, trace) == 200, "Langfuse lost its data"
     assert script_ok(stack, "health-check.sh").returncode == 0
+
+
+def test_a_postgres_password_changed_after_initialisation_fails_start_naming_the_fix(make_stack, compose_v2):
+    """README: start.sh notices "POSTGRES_PASSWORD in .env.infra is not the
+    password volumes/postgres was initialised with" instead of leaving a
+    silently broken stack; apply-schema.sh then makes the database use it."""
+    stack = make_stack(compose_v2)
+    script_ok(stack, "start.sh")
+    set_env_value(stack, "POSTGRES_PASSWORD", secrets.token_hex(16))
+
+    refused = stack.script("start.sh")
+
+    assert refused.returncode == 1, refused
+    assert "postgres is up, but a client cannot use it" in refused.stderr, refused
+    assert "POSTGRES_PASSWORD in .env.infra is not the password volumes/postgres was initialised with" \
+        in refused.stderr, refused
+    assert "TransBot infrastructure is up" not in refused.stdout
+    script_ok(stack, "apply-schema.sh")
+    assert "TransBot infrastructure is up" in script_ok(stack, "start.sh").stdout

@@ -171,6 +171,11 @@ MUTATIONS = (
         "start.sh checks free ports before starting",
         "unit", (U + "test_port_preflight.py::test_busy_port_is_named_with_a_free_alternative_and_nothing_starts",)),
     Mutation(
+        "lib-lifecycle-skips-the-client-probes", "scripts/lib/lifecycle.sh",
+        'verify_credentials "$probes" "${targets[@]}"', ': "$probes"',
+        "start.sh notices a POSTGRES_PASSWORD changed after initialisation, naming the fix",
+        "e2e", (E + "test_secret_rotation.py::test_a_postgres_password_changed_after_initialisation_fails_start_naming_the_fix",)),
+    Mutation(
         "lib-backup-forgets-the-langfuse-dump", "scripts/lib/backup.sh",
         'pg_dump) printf \'%s\\n\' "$1-transbot.dump" "$1-langfuse.dump" ;;',
         'pg_dump) printf \'%s\\n\' "$1-transbot.dump" ;;',
@@ -204,7 +209,7 @@ MUTATIONS = (
     Mutation(
         "overlay-redis-probed-slowly-while-starting", "services/compose/fast-healthchecks.yml",
         "  redis:\n    healthcheck:\n      start_interval: 250ms\n", "  redis:\n    healthcheck:\n",
-        "fast path: Docker probes every 250 ms while a container starts and every 30 s once it is healthy",
+        "fast path: Docker probes every 250 ms while a container starts and once a minute once it is healthy",
         "lint", (L + "test_compose_file.py::test_the_fast_overlay_probes_every_service_quickly_while_it_starts",)),
     Mutation(
         "redis-without-password", "services/redis/redis-server.sh",

@@ -216,8 +216,10 @@ def docker(args):
         return 0
     if args[:1] == ["ps"]:
         folder = environ.get("FAKE_DOCKER_PROJECT_DIR")
-        if folder and "com.docker.compose.project.working_dir" in " ".join(args):
-            print(folder)
+        wanted = " ".join(args)
+        if folder and "com.docker.compose.project.working_dir" in wanted:
+            # One container of that other folder, in the columns asked for.
+            print(f"0f1e2d3c4b5a postgres {folder}" if "{{.ID}}" in wanted else folder)
         return 0  # no containers otherwise
     if args[:1] in (["inspect"], ["port"], ["logs"], ["exec"]):
         print("Error: No such object: " + (args[-1] if len(args) > 1 else ""), file=sys.stderr)

@@ -86,6 +86,7 @@ def start_spans(stack: Stack) -> list[float]:
     return spans
 
 
+@pytest.mark.serial  # "a restart does not migrate again" is a time bound: not beside other stacks
 def test_start_waits_out_real_length_migrations_within_start_period(stack):
     write_langfuse_env(stack, {"STANDIN_MIGRATION_SECONDS": str(REAL_MIGRATION_SECONDS)})
     watcher = HealthWatcher(stack)

@@ -54,18 +54,25 @@ class HealthWatcher(threading.Thread):
         self.failed_probes: set[str] = set()  # start times of failed probes seen in the health log
 
     def run(self) -> None:
+        # One last look after start.sh returned: it may see "healthy" up to
+        # one poll before this thread does.
         while not self.stop.wait(0.5):
-            container = self.stack.container("langfuse")
-            if not container:
-                continue
+            self.look()
+        self.look()
+
+    def look(self) -> None:
+        container = self.stack.container("langfuse")
+        if container:
             inspected = run(["docker", "inspect", "--format", "{{json .State.Health}}", container], timeout=30)
             health = json.loads(inspected.stdout or "null") if inspected.returncode == 0 else None
-            if not health:
-                continue
-            if not self.statuses or self.statuses[-1] != health["Status"]:
-                self.statuses.append(health["Status"])
-            self.max_failing_streak = max(self.max_failing_streak, health["FailingStreak"])
-            self.failed_probes |= {probe["Start"] for probe in health.get("Log") or [] if probe["ExitCode"] != 0}
+            if health:
+                self.record(health)
+
+    def record(self, health: dict) -> None:
+        if not self.statuses or self.statuses[-1] != health["Status"]:
+            self.statuses.append(health["Status"])
+        self.max_failing_streak = max(self.max_failing_streak, health["FailingStreak"])
+        self.failed_probes |= {probe["Start"] for probe in health.get("Log") or [] if probe["ExitCode"] != 0}
 
 
 def start_spans(stack: Stack) -> list[float]:

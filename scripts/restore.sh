@@ -52,7 +52,10 @@ require_backup_folder() {
 services_in_backup() {
     local backup="$1" service first
     while IFS= read -r service; do
-        first="$(backup_files_of "$service" | head -n 1)"
+        # Not `| head -n 1`: head may exit before the second line is written,
+        # and under pipefail that SIGPIPE fails the whole lookup.
+        first="$(backup_files_of "$service")"
+        first="${first%%$'\n'*}"
         [[ -z "$(manifest_sha256 "$backup" "$first")" ]] || printf '%s\n' "$service"
     done < <(data_services)
 }

@@ -312,7 +312,7 @@ redact_secrets() {
 # What a person needs when a service is not healthy: its state, its last
 # health probe and its last log lines, plus the command to see more.
 show_diagnostics() {
-    local service="$1" container
+    local service="$1" container logs errors
     container="$(container_of "$service")"
     printf '\n--- %s ---\n' "$service" >&2
     if [[ -z "$container" ]]; then
@@ -321,8 +321,16 @@ show_diagnostics() {
     fi
     printf 'state:        %s\n' "$(container_status "$container")" >&2
     printf 'last probe:   %s\n' "$(last_health_output "$container" | redact_secrets)" >&2
+    logs="$(docker logs --tail 200 "$container" 2>&1 | redact_secrets)"
     printf 'last log lines:\n' >&2
-    docker logs --tail 15 "$container" 2>&1 | redact_secrets | sed 's/^/    /' >&2
+    tail -n 15 <<<"$logs" | sed 's/^/    /' >&2
+    # A crash-looping container's last lines are often its next attempt,
+    # still starting: the reason it failed is further up.
+    errors="$(grep -E 'ERROR|FATAL|PANIC|[Ee]rror:|No space left' <<<"$logs" | tail -n 3 || true)"
+    if [[ -n "$errors" && "$(tail -n 15 <<<"$logs")" != *"$errors"* ]]; then
+        printf 'last errors in its log:\n' >&2
+        printf '    %s\n' "${errors//$'\n'/$'\n'    }" >&2
+    fi
     printf 'more: ./scripts/logs.sh %s --tail 200\n' "$service" >&2
 }
 

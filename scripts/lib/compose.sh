@@ -231,6 +231,12 @@ project_containers() {
         --format '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.project.working_dir"}}'
 }
 
+# The container IDs of a project_containers listing, one a line.
+# Usage: container_ids CONTAINERS
+container_ids() {
+    awk 'NF { print $1 }' <<<"$1"
+}
+
 # "SERVICE ID STATE HEALTH RESTARTS" for each of the containers IDS, e.g.
 # "redis 3f2a... running healthy 0", in one call. A container removed
 # meanwhile is just not listed.
@@ -247,7 +253,7 @@ container_states() {
 # Usage: project_container_states CONTAINERS
 project_container_states() {
     local -a ids
-    mapfile -t ids < <(awk 'NF { print $1 }' <<<"$1")
+    mapfile -t ids < <(container_ids "$1")
     container_states "${ids[@]}" | awk 'NF && !seen[$1]++'
 }
 
@@ -312,7 +318,7 @@ redact_secrets() {
 # What a person needs when a service is not healthy: its state, its last
 # health probe and its last log lines, plus the command to see more.
 show_diagnostics() {
-    local service="$1" container logs errors
+    local service="$1" container logs last errors
     container="$(container_of "$service")"
     printf '\n--- %s ---\n' "$service" >&2
     if [[ -z "$container" ]]; then
@@ -322,12 +328,13 @@ show_diagnostics() {
     printf 'state:        %s\n' "$(container_status "$container")" >&2
     printf 'last probe:   %s\n' "$(last_health_output "$container" | redact_secrets)" >&2
     logs="$(docker logs --tail 200 "$container" 2>&1 | redact_secrets)"
+    last="$(tail -n 15 <<<"$logs")"
     printf 'last log lines:\n' >&2
-    tail -n 15 <<<"$logs" | sed 's/^/    /' >&2
+    printf '    %s\n' "${last//$'\n'/$'\n'    }" >&2
     # A crash-looping container's last lines are often its next attempt,
     # still starting: the reason it failed is further up.
     errors="$(grep -E 'ERROR|FATAL|PANIC|[Ee]rror:|No space left' <<<"$logs" | tail -n 3 || true)"
-    if [[ -n "$errors" && "$(tail -n 15 <<<"$logs")" != *"$errors"* ]]; then
+    if [[ -n "$errors" && "$last" != *"$errors"* ]]; then
         printf 'last errors in its log:\n' >&2
         printf '    %s\n' "${errors//$'\n'/$'\n'    }" >&2
     fi

@@ -161,7 +161,7 @@ wait_until_healthy() {
     shift
     local -a pending=("$@") still=() containers=() probing=()
     local -A status=() restarts_before=()
-    mapfile -t containers < <(project_containers | cut -d' ' -f1)
+    mapfile -t containers < <(container_ids "$(project_containers)")
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do
         status=()

@@ -68,9 +68,9 @@ detect_compose() {
     require_docker_cli
     if [[ -n "${COMPOSE_COMMAND:-}" ]]; then
         read -r -a COMPOSE <<<"$COMPOSE_COMMAND"
-        COMPOSE_VERSION="$("${COMPOSE[@]}" version --short 2>/dev/null)" ||
+        COMPOSE_VERSION="$(answer compose-version "${COMPOSE[*]}" "${COMPOSE[@]}" version --short 2>/dev/null)" ||
             die "COMPOSE_COMMAND='$(printable "$COMPOSE_COMMAND")' does not run Compose; unset it to detect Compose automatically"
-    elif COMPOSE_VERSION="$(docker compose version --short 2>/dev/null)"; then
+    elif COMPOSE_VERSION="$(answer compose-version "docker compose" docker compose version --short 2>/dev/null)"; then
         COMPOSE=(docker compose)
     elif command -v docker-compose >/dev/null 2>&1 &&
         COMPOSE_VERSION="$(docker-compose version --short 2>/dev/null)"; then
@@ -96,7 +96,7 @@ require_docker_cli() {
 require_daemon() {
     local output path
     [[ -z "$ENGINE_API" ]] || return 0
-    if ! output="$(docker version --format '{{.Server.APIVersion}}' 2>&1)"; then
+    if ! output="$(answer engine-api docker docker version --format '{{.Server.APIVersion}}' 2>&1)"; then
         if [[ "$output" == *"permission denied"* ]]; then
             die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
         fi
@@ -261,6 +261,33 @@ project_container_states() {
 # Usage: project_services CONTAINERS
 project_services() {
     awk 'NF >= 2 && !seen[$2]++ { print $2 }' <<<"$1"
+}
+
+# Follows the engine's events for this project's containers that change
+# what a wait sees: a start, a death, a restart, a health status. From two
+# seconds ago, so an event between this call and the engine's first answer
+# is not lost (a clock a little off costs a spare look, no more). Sets
+# FD_VAR to the stream to read and PID_VAR to its process.
+# Usage: follow_project_events FD_VAR PID_VAR
+follow_project_events() {
+    local -n _events_fd="$1" _events_pid="$2"
+    local since
+    printf -v since '%(%s)T' -1
+    exec {_events_fd}< <(exec docker events --since "$((since - 2))" --format '{{.Action}}' \
+        --filter type=container --filter "label=com.docker.compose.project=$(project_name)" \
+        --filter event=start --filter event=die --filter event=restart --filter event=health_status 2>/dev/null)
+    _events_pid="$!"
+}
+
+# Waits until the stream FD has an event, at most SECONDS, then takes every
+# event already there too: one look answers them all. Returns 1 when the
+# stream has ended (the engine went away, or cannot stream events).
+# Usage: next_events FD SECONDS
+next_events() {
+    local fd="$1" seconds="$2" status=0
+    read -r -t "$seconds" -u "$fd" _ || status=$?
+    ((status == 0 || status > 128)) || return 1
+    while read -r -t 0 -u "$fd" && read -r -u "$fd" _; do :; done
 }
 
 # "STATE HEALTH" of a container, e.g. "running healthy", "exited none".

@@ -147,9 +147,12 @@ check_services() {
 # the moment it is healthy, beside the wait for the others, and its line is
 # in DIR/SERVICE when this returns 0.
 #
-# One `docker inspect` per round for all the project's containers, keyed by
-# their Compose service label, keeps a quick poll cheap: the services start
-# on the same CPUs.
+# It looks again the moment the engine reports a start, a death, a restart
+# or a health status of the project's containers, so a service is seen
+# healthy as soon as Docker says so; without events (the stream ended) it
+# looks every 0.25 s. One `docker inspect` for all the project's containers,
+# keyed by their Compose service label, keeps a look cheap: the services
+# start on the same CPUs.
 # Usage: wait_until_healthy [--probe-into DIR] TIMEOUT SERVICE...
 wait_until_healthy() {
     local probes=""
@@ -157,10 +160,11 @@ wait_until_healthy() {
         probes="$2"
         shift 2
     fi
-    local timeout="$1" began="$SECONDS" service id state health restarts failure=""
+    local timeout="$1" began="$SECONDS" service id state health restarts failure="" events events_pid
     shift
     local -a pending=("$@") still=() containers=() probing=()
     local -A status=() restarts_before=()
+    follow_project_events events events_pid
     mapfile -t containers < <(container_ids "$(project_containers)")
     step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while ((${#pending[@]} > 0)); do
@@ -195,8 +199,16 @@ wait_until_healthy() {
             failure="timed out after ${timeout}s waiting for $(join_by_comma "${pending[@]}")"
             break
         fi
-        sleep 0.25
+        # A second at most between looks: the deadline and a crash that
+        # sends no event are still noticed.
+        if [[ -n "$events" ]] && ! next_events "$events" 1; then
+            exec {events}<&-
+            events=""
+        fi
+        [[ -n "$events" ]] || sleep 0.25
     done
+    [[ -z "$events" ]] || exec {events}<&-
+    kill "$events_pid" 2>/dev/null || true
     # A probe still writing when the caller removes DIR would say so.
     ((${#probing[@]} == 0)) || wait "${probing[@]}" || true
     [[ -n "$failure" ]] || return 0

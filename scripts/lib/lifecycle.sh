@@ -13,6 +13,7 @@ bring_up() {
     parse_bring_up_args wait timeout named "$@"
     # A broken .env.infra is reported as such, before Compose reads it.
     [[ ! -f "$ENV_FILE" ]] || prepare_env
+    ask_ahead compose engine model
     require_docker
     model="$(compose_model)"
     require_known_services "$(model_services "$model")" "${named[@]}"

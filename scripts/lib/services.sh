@@ -151,11 +151,18 @@ END { flush() }
 # the ports their defaults, as the file start.sh creates would have them.
 compose_model() {
     local config
-    config="$(
-        [[ -f "$ENV_FILE" ]] || export_secret_stand_ins
-        compose config 2> >(redact_secrets >&2)
-    )" || die "docker compose config failed (see above); fix the compose files or .env.infra it names"
+    config="$(answer model "${COMPOSE[*]}" resolved_config 2> >(redact_secrets >&2))" ||
+        die "docker compose config failed (see above); fix the compose files or .env.infra it names"
     awk "$_MODEL_AWK" <<<"$config"
+}
+
+# What `compose config` resolves; before .env.infra exists, with stand-ins
+# for its secrets (Compose refuses to resolve without them).
+resolved_config() {
+    (
+        [[ -f "$ENV_FILE" ]] || export_secret_stand_ins
+        compose config
+    )
 }
 
 model_services() {

@@ -41,6 +41,16 @@ def test_first_start_creates_secrets_and_brings_the_stack_up_healthy(journey):
     _assert_no_secret_in(journey, result.output)
 
 
+def test_start_leaves_no_process_of_its_own_behind(journey):
+    # The wait follows the engine's events (docker events, filtered by this
+    # project's label): that stream must end with start.sh.
+    result = journey.script("start.sh")
+    assert result.returncode == 0, result
+    left = subprocess.run(["pgrep", "-af", f"com.docker.compose.project={journey.project}"],
+                          capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
+
+
 def expected_path(stack) -> str:
     """What the scripts must pick here: fast on Engine 25+ with Compose v2
     2.24+ unless switched off, portable everywhere else."""

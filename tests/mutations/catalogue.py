@@ -155,6 +155,12 @@ MUTATIONS = (
         "logs.sh: logs, secrets masked",
         "unit", (U + "test_logs_and_stop.py::test_secrets_in_service_logs_are_masked",)),
     Mutation(
+        "lib-ahead-takes-the-answer-of-another-compose", "scripts/lib/ahead.sh",
+        'if [[ -z "${_AHEAD_FD[$name]:-}" || "${_AHEAD_KEY[$name]}" != "$key" ]]; then',
+        'if [[ -z "${_AHEAD_FD[$name]:-}" ]]; then',
+        "start.sh finds Compose v2 or v1 by itself",
+        "unit", (U + "test_docker_detection.py::test_compose_v1_is_used_when_the_plugin_is_missing",)),
+    Mutation(
         "lib-stack-takes-over-another-clones-stack", "scripts/lib/stack.sh",
         '[[ ! "$folder" -ef "$REPO_ROOT" ]] || continue', "continue",
         "a stack running from another clone: every script that touches the stack refuses",
@@ -165,6 +171,11 @@ MUTATIONS = (
         "start.sh: restarted while starting: it is crashing (long before the timeout)",
         "unit", (U + "test_wait_for_health.py::test_a_container_restarting_while_it_starts_is_called_crashing_at_once",
                  R + "test_hostile_input.py::test_a_crash_looping_postgres_is_called_crashing_long_before_the_timeout")),
+    Mutation(
+        "lib-health-leaves-the-event-stream-running", "scripts/lib/health.sh",
+        'kill "$events_pid" 2>/dev/null || true', ": the stream is left running",
+        "start.sh waits, then returns: nothing of it keeps running",
+        "e2e", (E + "test_journey.py::test_start_leaves_no_process_of_its_own_behind",)),
     Mutation(
         "lib-lifecycle-skips-the-port-check", "scripts/lib/lifecycle.sh",
         'port_in_use "$host" "$port" || continue', "continue",

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The mutation run: ./tests/mutate.sh [--ci] [--list] [MUTATION...]
+# The mutation run: ./tests/mutate.sh [--ci] [--list] [--jobs N] [MUTATION...]
 #
 # Plants each deliberate defect of tests/mutations/catalogue.py (each breaks
 # one promise of the README) in a temporary copy of this checkout (its
 # tracked files with working-tree changes, and untracked files git does not
 # ignore), one at a time, and runs only the tests named for it: at least one
 # must go red. The same tests must first pass on the unmutated copy. The
-# copy is removed afterwards, also on Ctrl-C. Prints a table and writes it
+# copy is removed afterwards, also on Ctrl-C. Each job (--jobs N, default
+# the number of CPUs) has a copy of its own. Prints a table and writes it
 # to tests/mutations/.last-run.md (git-ignored).
 #
 #   --ci         only the mutations the unit and lint layers must catch (no
 #                Docker engine needed); what .ci/run runs
 #   --list       list the mutations
+#   --jobs N     mutations run at once (default: the number of CPUs)
 #   MUTATION     only these
 #
 # Exit status: 0 every mutation killed; 1 a mutation survived, or the

@@ -1,7 +1,8 @@
-"""Runs the catalogue: copies the repository once, checks that the selected
-tests pass on the unmutated copy, then plants each mutation in turn, runs
-only its tests, and puts the file back. Prints a table and writes it as
-markdown to tests/mutations/.last-run.md.
+"""Runs the catalogue: copies the repository once per job, checks that the
+selected tests pass on an unmutated copy, then plants each mutation in
+a free copy, runs only its tests there, and puts the file back; the jobs
+run side by side. Prints a table and writes it as markdown to
+tests/mutations/.last-run.md.
 
 Exit status: 0 every mutation killed, 1 a mutation survived (or the
 baseline is not green), 2 usage error or a mutation that no longer applies,
@@ -17,7 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,16 +35,18 @@ REPORT = REPO_ROOT / "tests" / "mutations" / ".last-run.md"
 EXIT_KILLED, EXIT_SURVIVED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 USAGE = """\
-usage: tests/mutate.sh [--ci] [--list] [MUTATION...]
+usage: tests/mutate.sh [--ci] [--list] [--jobs N] [MUTATION...]
 
 Plants each mutation of tests/mutations/catalogue.py (a deliberate defect
 that breaks one promise of the README) in a temporary copy of the
 repository, one at a time, and runs the tests named for it: they must go
-red. First the same tests run on the unmutated copy: they must pass.
+red. First the same tests run on the unmutated copy: they must pass. Each
+job has a copy of its own, so mutations run side by side.
 
   --ci         only the mutations the unit and lint layers must catch, and
                only their unit and lint tests (no Docker engine needed)
   --list       list the mutations and exit
+  --jobs N     mutations run at once (default: the number of CPUs)
   MUTATION     run only these (see --list)
   -h, --help   show this help
 
@@ -61,19 +66,26 @@ class Options:
     list_only: bool = False
     names: list[str] = field(default_factory=list)
     help: bool = False
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
 def parse_args(argv: list[str]) -> Options:
     options = Options()
-    for arg in argv:
+    args = iter(argv)
+    for arg in args:
         if arg in ("-h", "--help"):
             options.help = True
         elif arg == "--ci":
             options.ci = True
         elif arg == "--list":
             options.list_only = True
+        elif arg == "--jobs" or arg.startswith("--jobs="):
+            value = arg.partition("=")[2] if "=" in arg else next(args, "")
+            if not value.isdigit() or int(value) < 1:
+                raise UsageError(f"--jobs takes a whole number of at least 1, not '{value}'")
+            options.jobs = int(value)
         elif arg.startswith("-"):
-            raise UsageError(f"unknown option '{arg}'; valid options: --ci --list -h --help")
+            raise UsageError(f"unknown option '{arg}'; valid options: --ci --list --jobs -h --help")
         else:
             options.names.append(arg)
     return options
@@ -187,7 +199,68 @@ def default_command(copy: Path) -> list[str]:
     return [str(copy / "tests" / "run.sh")]
 
 
-def run_tests(copy: Path, nodeids: list[str], command: list[str], scratch: Path) -> Outcome:
+class Stopped(Exception):
+    """The run was interrupted: no new test run starts."""
+
+
+class Lab:
+    """The copies, one per job, and the test runs under way in them: an
+    interrupted run ends every one of them."""
+
+    def __init__(self, copies: list[Path], command):
+        self.free: list[Path] = list(copies)
+        # Each copy runs its own tests/run.sh (COMMAND may be a function of the copy).
+        self.commands = {copy: command(copy) if callable(command) else command for copy in copies}
+        self.lock = threading.Lock()
+        self.ready = threading.Condition(self.lock)
+        self.running: set[subprocess.Popen] = set()
+        self.stopped = False
+
+    def run(self, nodeids: list[str], mutation: Mutation | None = None, options: tuple[str, ...] = ()) -> Outcome:
+        """NODEIDS in a free copy, with MUTATION planted there meanwhile;
+        OPTIONS go to pytest."""
+        with self.ready:
+            while not self.free and not self.stopped:
+                self.ready.wait()
+            if self.stopped:
+                raise Stopped()
+            copy = self.free.pop()
+        try:
+            command = [*self.commands[copy], *options]
+            if mutation is None:
+                return run_tests(copy, nodeids, command, copy.parent, self)
+            with Planted(copy, mutation):
+                return run_tests(copy, nodeids, command, copy.parent, self)
+        finally:
+            with self.ready:
+                self.free.append(copy)
+                self.ready.notify()
+
+    def started(self, process: subprocess.Popen) -> None:
+        with self.lock:
+            if self.stopped:
+                process.terminate()
+            self.running.add(process)
+
+    def finished(self, process: subprocess.Popen) -> None:
+        with self.lock:
+            self.running.discard(process)
+
+    def stop(self) -> None:
+        with self.ready:
+            self.stopped = True
+            self.ready.notify_all()
+            running = list(self.running)
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_tests(copy: Path, nodeids: list[str], command: list[str], scratch: Path, lab: Lab) -> Outcome:
     """Runs NODEIDS with COMMAND (pytest's arguments follow) from COPY."""
     outcomes = scratch / "outcomes.jsonl"
     outcomes.unlink(missing_ok=True)
@@ -200,15 +273,11 @@ def run_tests(copy: Path, nodeids: list[str], command: list[str], scratch: Path)
     with open(scratch / "pytest.log", "w+", encoding="utf-8") as log:
         process = subprocess.Popen([*command, "-p", "no:cacheprovider", "-p", "mutations.outcomes", "-q", *nodeids],
                                    cwd=copy, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        lab.started(process)
         try:
             returncode = process.wait()
-        except BaseException:
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            raise
+        finally:
+            lab.finished(process)
         log.seek(0)
         output = log.read()
     outcome = Outcome(returncode, output=output, seconds=time.monotonic() - began)
@@ -275,42 +344,67 @@ def markdown(results: list[Result], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parallel_options(jobs: int) -> tuple[str, ...]:
+    """pytest-xdist's options for JOBS workers, as tests/run.sh uses them:
+    tests that share a module-scoped stack stay on one worker, in order."""
+    return ("-n", str(jobs), "--dist", "loadgroup") if jobs > 1 else ()
+
+
+def baseline_is_green(baseline: Outcome) -> bool:
+    if baseline.returncode == 0 and not (baseline.failed or baseline.skipped) and baseline.passed:
+        return True
+    print(baseline.output[-6000:])
+    print("\nmutate: the baseline is not green, so no mutation can prove anything:", file=sys.stderr)
+    for name in short(baseline.failed):
+        print(f"  failed:  {name}", file=sys.stderr)
+    for name in short(baseline.skipped):
+        print(f"  skipped: {name} (a skipped test catches nothing)", file=sys.stderr)
+    if not (baseline.failed or baseline.skipped):
+        print(f"  pytest exited {baseline.returncode}", file=sys.stderr)
+    return False
+
+
 def run(mutations: list[Mutation], options: Options, root: Path, command, report: Path | None) -> int:
     began = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="transbot-mutate-"))
+    jobs = min(options.jobs, len(mutations))
     try:
-        copy = make_copy(root, scratch / "repo")
-        command = command(copy) if callable(command) else command
-        baseline_tests = sorted({test for mutation in mutations for test in tests_of(mutation, options.ci)})
-        print(f"Baseline: {len(baseline_tests)} tests on the unmutated copy ...", flush=True)
-        baseline = run_tests(copy, baseline_tests, command, scratch)
-        if baseline.returncode != 0 or baseline.failed or baseline.skipped or not baseline.passed:
-            print(baseline.output[-6000:])
-            print("\nmutate: the baseline is not green, so no mutation can prove anything:", file=sys.stderr)
-            for name in short(baseline.failed):
-                print(f"  failed:  {name}", file=sys.stderr)
-            for name in short(baseline.skipped):
-                print(f"  skipped: {name} (a skipped test catches nothing)", file=sys.stderr)
-            if not (baseline.failed or baseline.skipped):
-                print(f"  pytest exited {baseline.returncode}", file=sys.stderr)
-            return EXIT_SURVIVED
-        print(f"Baseline green ({len(baseline.passed)} passed, {baseline.seconds:.0f} s)", flush=True)
-        results = []
-        for number, mutation in enumerate(mutations, 1):
-            print(f"[{number}/{len(mutations)}] {mutation.name} ...", end=" ", flush=True)
-            with Planted(copy, mutation):
-                outcome = run_tests(copy, tests_of(mutation, options.ci), command, scratch)
-            result = Result(mutation, outcome.failed, outcome.seconds, outcome.returncode)
-            results.append(result)
-            print(f"{result.verdict} ({len(result.red)} red, {outcome.seconds:.1f} s)", flush=True)
-        print_table(results)
-        survivors = [result for result in results if not result.killed]
+        first = make_copy(root, scratch / "job-1" / "repo")
+        copies = [first] + [shutil.copytree(first, scratch / f"job-{number}" / "repo", symlinks=True)
+                            for number in range(2, jobs + 1)]
+        lab = Lab(copies, command)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            # The baseline: every selected test, once, in one copy, by pytest's workers.
+            try:
+                baseline_tests = sorted({test for mutation in mutations for test in tests_of(mutation, options.ci)})
+                print(f"Baseline: {len(baseline_tests)} tests on the unmutated copy ({jobs} at once) ...", flush=True)
+                baseline = lab.run(baseline_tests, options=parallel_options(jobs))
+                if not baseline_is_green(baseline):
+                    return EXIT_SURVIVED
+                print(f"Baseline green ({len(baseline.passed)} passed, {baseline.seconds:.0f} s)", flush=True)
+                pending = {pool.submit(lab.run, tests_of(mutation, options.ci), mutation): number
+                           for number, mutation in enumerate(mutations)}
+                results: list[Result | None] = [None] * len(mutations)
+                for done, future in enumerate(as_completed(pending), 1):
+                    number = pending[future]
+                    outcome = future.result()
+                    result = Result(mutations[number], outcome.failed, outcome.seconds, outcome.returncode)
+                    results[number] = result
+                    print(f"[{done}/{len(mutations)}] {result.mutation.name} ... "
+                          f"{result.verdict} ({len(result.red)} red, {outcome.seconds:.1f} s)", flush=True)
+            except BaseException:
+                # Before the pool waits for its threads: end their test runs.
+                lab.stop()
+                raise
+        finished = [result for result in results if result is not None]
+        print_table(finished)
+        survivors = [result for result in finished if not result.killed]
         seconds = time.monotonic() - began
-        summary = (f"{len(results) - len(survivors)} of {len(results)} mutations killed"
+        summary = (f"{len(finished) - len(survivors)} of {len(finished)} mutations killed"
                    f"{' (--ci)' if options.ci else ''} in {seconds:.0f} s")
         print(f"\n{summary}" + (f"; SURVIVED: {', '.join(r.mutation.name for r in survivors)}" if survivors else ""))
         if report is not None:
-            report.write_text(markdown(results, f"Mutation run: {summary}"), encoding="utf-8")
+            report.write_text(markdown(finished, f"Mutation run: {summary}"), encoding="utf-8")
             print(f"Table written to {report}")
         return EXIT_SURVIVED if survivors else EXIT_KILLED
     finally:

@@ -95,11 +95,39 @@ def test_a_baseline_that_is_not_green_stops_the_run_with_exit_1(tmp_path, capsys
     assert "[1/1]" not in captured.out and not report.exists()
 
 
+_CHECKS_THE_GREETING_SLOWLY = '''
+import time
+from pathlib import Path
+
+def test_the_greeting_is_hello():
+    time.sleep(1)  # long enough for the other job's mutation to be planted meanwhile
+    assert Path("greeting.txt").read_text() == "hello\\n"
+'''
+
+
+def test_mutations_run_at_once_each_in_a_copy_of_its_own(tmp_path, capsys):
+    repo = tiny_repository(tmp_path / "repo", _CHECKS_THE_GREETING_SLOWLY)
+    (repo / "farewell.txt").write_text("bye\n")
+    caught = greeting_mutation()
+    # Only a copy shared with the greeting mutation would make this one red.
+    harmless = Mutation("farewell-changed", "farewell.txt", "bye", "ciao", "it says bye", "unit",
+                        ("tests/test_greeting.py",))
+    status = runner.main(["--jobs", "2"], mutations=[caught, harmless], root=repo, command=PYTEST, report=None)
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert re.search(r"greeting-changed\s+killed", out), out
+    assert re.search(r"farewell-changed\s+SURVIVED\s+none", out), out
+    assert "(2 at once)" in out, out
+    assert (repo / "greeting.txt").read_text() == "hello\n" and (repo / "farewell.txt").read_text() == "bye\n"
+
+
 def test_an_unknown_option_or_mutation_is_a_usage_error(capsys):
     assert runner.main(["--fast"], report=None) == 2
     assert runner.main(["no-such-mutation"], report=None) == 2
+    assert runner.main(["--jobs", "0"], report=None) == 2
     err = capsys.readouterr().err
     assert "unknown option '--fast'" in err and "unknown mutation no-such-mutation" in err
+    assert "--jobs takes a whole number of at least 1, not '0'" in err
 
 
 # --- The real catalogue ------------------------------------------------------------

@@ -61,7 +61,11 @@ _ask() {
         _AHEAD_DIR="$(mktemp -d)"
         at_exit "rm -rf $(printf '%q' "$_AHEAD_DIR")"
     fi
+    # The script may exit before an answer is in (a check failed), and its
+    # exit removes _AHEAD_DIR: this subshell then has nowhere to write, and
+    # must say nothing about it.
     exec {fd}< <(
+        exec 2>/dev/null
         status=0
         "$@" 2>"$_AHEAD_DIR/$name.err" || status=$?
         printf '%s' "$status" >"$_AHEAD_DIR/$name.status"

@@ -11,6 +11,7 @@ answers the way the real CLI does in the situation the environment describes:
   FAKE_DOCKER_PROJECT_DIR the folder `docker ps` says the project's containers
                           were started from (default: none exist)
   FAKE_DOCKER_COMPOSE_SLEEP  seconds `compose up` takes
+  FAKE_DOCKER_VERSION_SLEEP  seconds `docker version` takes
   FAKE_DOCKER_API_VERSION the engine's API version (default 1.47)
   FAKE_DOCKER_COMPOSE_VERSION  what `docker compose version` says (default
                           2.40.3); FAKE_DOCKER_COMPOSE_V1_VERSION likewise
@@ -211,6 +212,9 @@ def docker(args):
             print(problem, file=sys.stderr)
         return 1
     if args[:1] == ["version"]:
+        if environ.get("FAKE_DOCKER_VERSION_SLEEP"):
+            import time
+            time.sleep(float(environ["FAKE_DOCKER_VERSION_SLEEP"]))
         wanted = " ".join(args)
         print(environ.get("FAKE_DOCKER_API_VERSION", "1.47") if "APIVersion" in wanted else __SERVER_VERSION__)
         return 0

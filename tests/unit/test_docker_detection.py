@@ -72,6 +72,16 @@ def test_compose_command_forces_compose_v1(harness):
     assert not any(call.program == "docker" and call.args[:1] == ("compose",) for call in harness.calls())
 
 
+def test_a_check_that_fails_before_the_answers_asked_ahead_says_only_its_own_message(harness):
+    # start.sh asks the engine while it looks for Compose; Compose is
+    # missing, so it exits first, and the engine's late answer must not
+    # write anything (its folder is gone with the script).
+    result = run_with_valid_env(harness, "start.sh", NO_COMPOSE, FAKE_DOCKER_VERSION_SLEEP="0.5")
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines() == [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "Docker Compose is not installed" in result.stderr, result
+
+
 def test_compose_command_that_does_not_run_compose_is_named(harness):
     result = run_with_valid_env(harness, "stop.sh", V2, COMPOSE_COMMAND="no-such-compose")
     assert result.returncode == 1, result

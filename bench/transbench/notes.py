@@ -111,7 +111,7 @@ def notes(results: Results, settings: Settings, meta: dict) -> list[str]:
         "`State.StartedAt`. The floor is when every service would be ready by its own log if langfuse had "
         "started the moment postgres was ready: no start can beat it. The gap above it is Docker's first "
         f"passing probe ({interval_text(results)}), Compose's reaction to `healthy`, and, for `start.sh`, its "
-        "health poll (every 0.25 s) and the client probes it runs after Docker says healthy. *Last service "
+        "wait (which looks again at each health event of the engine) and the client probes it runs after Docker says healthy. *Last service "
         "ready → command returned* is all of that after the last service said it was ready.",
         "Health check: `health-check.sh` runs a client probe per service (`docker exec psql`, "
         "`docker exec redis-cli`, HTTP) in parallel, so it is bounded by the slowest `docker exec` "

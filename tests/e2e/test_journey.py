@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from support import clients
-from support.engine import folder_names, run
+from support.engine import as_from_a_prompt, folder_names, run
 
 from .common import containers
 
@@ -136,7 +136,7 @@ def test_logs_follow_ends_cleanly_on_ctrl_c(journey):
     # Ctrl-C reaches the whole foreground process group, as in a terminal.
     process = subprocess.Popen([str(journey.root / "scripts" / "logs.sh"), "-f", "redis"], env=journey.env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True, preexec_fn=as_from_a_prompt)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready and process.stdout.readline(), "logs.sh -f printed nothing within 30 s"

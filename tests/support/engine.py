@@ -9,6 +9,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -54,6 +55,14 @@ def unavailable(reason: str):
 
 def run(args: list[str], timeout: float = 120, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=check, **kwargs)
+
+
+def as_from_a_prompt() -> None:
+    """preexec_fn of a command a test interrupts with Ctrl-C (SIGINT): it
+    starts with SIGINT at its default, as from a shell prompt. tests/run.sh
+    runs pytest in the background, where SIGINT is ignored, and a command
+    inherits an ignored signal; bash cannot trap one ignored at its start."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @functools.cache

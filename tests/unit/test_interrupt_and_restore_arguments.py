@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from support.engine import as_from_a_prompt
+
 from .harness import one_line_error
 
 
@@ -25,7 +27,7 @@ def test_ctrl_c_during_compose_up_says_interrupted_and_exits_130(harness):
     process = subprocess.Popen([str(harness.repo / "scripts" / "start.sh")],
                                env=harness.env(FAKE_DOCKER_COMPOSE_SLEEP="10"), cwd=harness.workdir,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True, preexec_fn=as_from_a_prompt)
     deadline = time.monotonic() + 20
     while not any(call.compose_command[:1] == ["up"] for call in harness.compose_calls()):
         assert time.monotonic() < deadline, "compose up was never called"

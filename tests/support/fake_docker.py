@@ -90,6 +90,14 @@ if log:
         handle.write(json.dumps(record) + "\n")
 
 
+def pause(variable):
+    """Takes as many seconds as VARIABLE says, if it is set: a slow engine.
+    time is imported only then (start-up is most of a call's cost)."""
+    if environ.get(variable):
+        import time
+        time.sleep(float(environ[variable]))
+
+
 def interpolate(text):
     def replace(match):
         name, operator, default = match.group(1), match.group(2) or "", match.group(3) or ""
@@ -189,9 +197,8 @@ def compose(version, args):
         return 1
     if command[:1] == ["config"]:
         return compose_config(options, command)
-    if command[:1] == ["up"] and environ.get("FAKE_DOCKER_COMPOSE_SLEEP"):
-        import time
-        time.sleep(float(environ["FAKE_DOCKER_COMPOSE_SLEEP"]))
+    if command[:1] == ["up"]:
+        pause("FAKE_DOCKER_COMPOSE_SLEEP")
     output = environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
     if output:
         with open(output, encoding="utf-8") as handle:
@@ -212,9 +219,7 @@ def docker(args):
             print(problem, file=sys.stderr)
         return 1
     if args[:1] == ["version"]:
-        if environ.get("FAKE_DOCKER_VERSION_SLEEP"):
-            import time
-            time.sleep(float(environ["FAKE_DOCKER_VERSION_SLEEP"]))
+        pause("FAKE_DOCKER_VERSION_SLEEP")
         wanted = " ".join(args)
         print(environ.get("FAKE_DOCKER_API_VERSION", "1.47") if "APIVersion" in wanted else __SERVER_VERSION__)
         return 0

@@ -34,7 +34,7 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument("--repeat", type=int, default=None, metavar="N",
                         help="start runs per variant and size (default 5; 1 with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help="CI mode: 1 repetition, 10 s idle window, 0 and 10k rows")
+                        help="a short run: 1 repetition, 10 s idle windows, 0 and 10k rows")
     parser.add_argument("--idle-window", type=float, default=None, metavar="SECONDS",
                         help="length of each idle CPU window (default 60; 10 with --quick)")
     parser.add_argument("--rows", default=None, metavar="N,N,...",

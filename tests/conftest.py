@@ -1,6 +1,7 @@
 """Fixtures shared by every layer of the suite.
 
-Layers are folders and markers: lint, unit, integration, e2e, reliability.
+Layers are folders and markers: lint, unit, harness, integration, e2e,
+reliability (harness: the suite's own machinery, not the product).
 Run one with ./tests/run.sh -m unit. On CI (CI=true) nothing is skipped for
 a missing tool or engine: that is a failure.
 """
@@ -23,7 +24,7 @@ from support.engine import (
 )
 from support.stack import Stack
 
-LAYERS = ("lint", "unit", "integration", "e2e", "reliability")
+LAYERS = ("lint", "unit", "harness", "integration", "e2e", "reliability")
 
 
 # First: pytest-xdist reads the xdist_group markers in its own hook, which

@@ -29,8 +29,9 @@ main() {
         exit 1
     fi
     cd "$ROOT"
-    # The benchmark is the package bench/transbench (python -m transbench).
-    PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/python" -m transbench "$@"
+    # The benchmark is the package bench/transbench (python -m transbench);
+    # it drives stacks with the suite's package tests/support.
+    PYTHONPATH="$ROOT/bench:$ROOT/tests${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/python" -m transbench "$@"
 }
 
 main "$@"

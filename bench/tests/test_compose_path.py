@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-import transbench  # noqa: F401  (puts tests/ on sys.path for support.*)
 from support.engine import Compose
 from transbench import compose_path
 from transbench.common import BenchError

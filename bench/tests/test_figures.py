@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import transbench  # noqa: F401  (puts tests/ on sys.path for support.*)
 from transbench.common import BASELINE, SCRIPTS
 from transbench.idle import probes_between
 from transbench.phases import Results

@@ -2,7 +2,8 @@
 the stack costs at rest, each measured against raw Compose in the same run.
 
 Run it through ./bench/run.sh, which prepares tests/.venv and runs
-`python -m transbench`. It drives the real scripts in a throw-away copy of the
+`python -m transbench` with bench/ and tests/ on PYTHONPATH (the suite's
+helpers, the package `support`, drive the stacks). It drives the real scripts in a throw-away copy of the
 repository (the test suite's Stack helper) on the test images, prints a
 markdown table and writes it to a file. Method and bounds: bench/README.md.
 
@@ -16,11 +17,3 @@ Modules, by responsibility:
   report    rows, tables and the notes under them
   cli       options, the run itself, the .json it leaves
 """
-
-import sys
-from pathlib import Path
-
-# The test suite's helpers (support.engine, support.stack) drive the stacks.
-_TESTS = str(Path(__file__).resolve().parents[2] / "tests")
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)

@@ -6,7 +6,7 @@ REPLACE. LAYER is the fastest layer that must catch it: "unit" and "lint"
 mutations run in CI (tests/mutate.sh --ci, with only their unit and lint
 tests); the others need the Docker engine and run in a full run. When the
 code changes so that SEARCH is no longer found once, tests/mutate.sh exits
-2 and tests/unit/test_mutation_run.py fails: update the entry with the code.
+2 and tests/harness/test_mutation_run.py fails: update the entry with the code.
 """
 
 from __future__ import annotations

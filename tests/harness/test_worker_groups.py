@@ -1,5 +1,5 @@
 """The suite's own markers: needs_root, and the worker groups of the
-parallel phase (tests/conftest.py).
+parallel phase (tests/support/markers.py, through tests/conftest.py's hooks).
 
 needs_root skips a test for a user who is not root on a developer's machine
 and fails it on CI, so a CI never goes green by skipping what it cannot do.
@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-import conftest
+from support import markers
+from support.engine import REPO_ROOT
 
 NOT_ROOT = 1000
 
@@ -44,47 +45,47 @@ class Item:
 
 def test_needs_root_skips_for_another_user_on_a_developer_machine(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
-    monkeypatch.setattr(conftest.os, "geteuid", lambda: NOT_ROOT)
+    monkeypatch.setattr(markers.os, "geteuid", lambda: NOT_ROOT)
     with pytest.raises(pytest.skip.Exception, match="needs root: mounts a tmpfs"):
-        conftest.pytest_runtest_setup(Item(pytest.mark.needs_root("mounts a tmpfs").mark))
+        markers.require_root_where_marked(Item(pytest.mark.needs_root("mounts a tmpfs").mark))
 
 
 def test_needs_root_fails_for_another_user_on_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
-    monkeypatch.setattr(conftest.os, "geteuid", lambda: NOT_ROOT)
+    monkeypatch.setattr(markers.os, "geteuid", lambda: NOT_ROOT)
     with pytest.raises(pytest.fail.Exception, match="required on CI: needs root: mounts a tmpfs"):
-        conftest.pytest_runtest_setup(Item(pytest.mark.needs_root("mounts a tmpfs").mark))
+        markers.require_root_where_marked(Item(pytest.mark.needs_root("mounts a tmpfs").mark))
 
 
 @pytest.mark.parametrize("ci", ["true", ""])
 def test_needs_root_runs_as_root(monkeypatch, ci):
     monkeypatch.setenv("CI", ci)
-    monkeypatch.setattr(conftest.os, "geteuid", lambda: 0)
-    assert conftest.pytest_runtest_setup(Item(pytest.mark.needs_root("mounts a tmpfs").mark)) is None
+    monkeypatch.setattr(markers.os, "geteuid", lambda: 0)
+    assert markers.require_root_where_marked(Item(pytest.mark.needs_root("mounts a tmpfs").mark)) is None
 
 
 def test_a_test_without_the_marker_runs_for_anyone(monkeypatch):
     monkeypatch.setenv("CI", "true")
-    monkeypatch.setattr(conftest.os, "geteuid", lambda: NOT_ROOT)
-    assert conftest.pytest_runtest_setup(Item()) is None
+    monkeypatch.setattr(markers.os, "geteuid", lambda: NOT_ROOT)
+    assert markers.require_root_where_marked(Item()) is None
 
 
 def test_needs_root_without_a_reason_is_a_usage_error():
     with pytest.raises(pytest.UsageError, match="needs_root needs a reason"):
-        conftest.pytest_collection_modifyitems([Item(pytest.mark.needs_root.mark)])
+        markers.mark_items([Item(pytest.mark.needs_root.mark)])
 
 
 def test_tests_sharing_a_module_stack_share_a_group_per_compose_version():
     v2 = Item(scopes={"journey": "module", "compose": "session", "tmp_path": "function"}, params={"compose": "v2"})
     v1 = Item(scopes={"journey": "module", "compose": "session"}, params={"compose": "v1"})
-    assert conftest.worker_group(v2) == "e2e.test_journey/compose=v2"
-    assert conftest.worker_group(v1) == "e2e.test_journey/compose=v1"
+    assert markers.worker_group(v2) == "e2e.test_journey/compose=v2"
+    assert markers.worker_group(v1) == "e2e.test_journey/compose=v1"
 
 
 def test_group_names_hold_nothing_that_makes_xdist_ignore_them():
     # pytest-xdist groups "<test id>@<group>" only when no "]" follows the "@".
     odd = Item(scopes={"stack": "module", "variant": "module"}, params={"variant": "a[1]@b"})
-    group = conftest.worker_group(odd)
+    group = markers.worker_group(odd)
     assert group == "e2e.test_journey/variant=a_1__b"
     nodeid = f"tests/e2e/test_journey.py::test_x[a[1]@b]@{group}"
     assert nodeid.rfind("@") > nodeid.rfind("]"), "xdist would schedule this test on its own"
@@ -93,23 +94,23 @@ def test_group_names_hold_nothing_that_makes_xdist_ignore_them():
 def test_a_test_parameter_does_not_split_the_group():
     case = Item(scopes={"stack": "module", "name": "function"}, params={"name": "backup-unknown-service"},
                 module="reliability.test_hostile_input")
-    assert conftest.worker_group(case) == "reliability.test_hostile_input"
+    assert markers.worker_group(case) == "reliability.test_hostile_input"
 
 
 @pytest.mark.parametrize("scope", ["class", "package"])
 def test_class_and_package_fixtures_group_too(scope):
-    assert conftest.worker_group(Item(scopes={"shared": scope})) == "e2e.test_journey"
+    assert markers.worker_group(Item(scopes={"shared": scope})) == "e2e.test_journey"
 
 
 def test_a_test_with_only_its_own_or_session_fixtures_goes_anywhere():
     alone = Item(scopes={"make_stack": "function", "images": "session", "compose_v1": "session"},
                  module="reliability.test_restart_cycles")
-    assert conftest.worker_group(alone) is None
+    assert markers.worker_group(alone) is None
 
 
 def test_collection_marks_the_group_for_xdist():
     item = Item(scopes={"journey": "module"})
-    conftest.pytest_collection_modifyitems([item])
+    markers.mark_items([item])
     groups = [marker.mark.args for marker in item.added if marker.mark.name == "xdist_group"]
     assert groups == [("e2e.test_journey",)]
 
@@ -157,7 +158,7 @@ def test_pytest_xdist_keeps_each_story_on_one_worker_in_order(tmp_path):
     log = tmp_path / "steps.log"
     project = tmp_path / "project"
     project.mkdir()
-    (project / "conftest.py").write_text(STORY_CONFTEST.format(tests=str(conftest.Path(conftest.__file__).parent)))
+    (project / "conftest.py").write_text(STORY_CONFTEST.format(tests=str(REPO_ROOT / "tests")))
     for name in ("test_one", "test_two", "test_three"):
         (project / f"{name}.py").write_text(STORY_MODULE.format(log=str(log)))
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}

@@ -11,14 +11,9 @@ engine needed; tests/integration/test_langfuse_standin.py checks the image.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from support.engine import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "images" / "langfuse" / "app"))
-from standin import config  # noqa: E402
+from standin import config
 
 # RFC 3986 gen-delims and sub-delims, and characters that are never allowed.
 RESERVED = list(":/?#[]@!$&'()*+,;=")

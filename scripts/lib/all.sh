@@ -1,7 +1,16 @@
 # shellcheck shell=bash
 # The whole library, in dependency order. Every script sources this file.
 
-# First, before any line that needs a newer bash: macOS ships bash 3.2, and
+# First, in POSIX sh: `sh script.sh` (dash on Debian) reads the script's
+# first lines and this one, and would otherwise stop at the first bash-only
+# line with "[[: not found" (exit 127), saying nothing useful.
+if [ -z "${BASH_VERSION:-}" ]; then
+    _script="$(basename -- "${_self:-$0}")"
+    echo "error: run this script with bash (./scripts/$_script or bash scripts/$_script), not sh" >&2
+    exit 1
+fi
+
+# Then, before any line that needs a newer bash: macOS ships bash 3.2, and
 # a script that died on a syntax error there would tell the user nothing.
 # Empty arrays under `set -u`, namerefs and `wait -n` need bash 4.4.
 if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${BASH_VERSINFO[1]}" -lt 4 ]; }; then

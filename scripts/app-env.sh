@@ -129,9 +129,22 @@ write_block() {
     ok "wrote the TransBot settings to $file"
 }
 
+# .env.infra's passwords work only on this clone's stack: beside another
+# clone's stack of the same project name they would be printed with exit 0
+# and fail in TransBot. Refused as every other script refuses it. Without
+# an answer from Docker nothing is running that could be another clone's,
+# and the settings are printed (they are .env.infra's, for a later start).
+require_own_stack_if_docker_answers() {
+    local listing
+    command -v docker >/dev/null 2>&1 || return 0
+    listing="$(project_containers 2>/dev/null)" || return 0
+    require_own_stack_in "$listing"
+}
+
 main() {
     parse_args "$@"
     require_env
+    require_own_stack_if_docker_answers
     if [[ -n "$WRITE_TO" ]]; then
         write_block "$WRITE_TO"
     else

@@ -56,8 +56,11 @@ urlencode() {
 }
 
 app_env_block() {
-    local host
-    host="$(probe_host)"
+    local host langfuse_host=localhost
+    host="$(url_host)"
+    # localhost, as in Langfuse's NEXTAUTH_URL, where the stack listens on
+    # IPv4 loopback; otherwise the address it listens on.
+    [[ "$host" == 127.0.0.1 ]] || langfuse_host="$host"
     printf '%s\n' "$BLOCK_START"
     printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
         "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres)" "$(urlencode "${POSTGRES_DB:-transbot}")"
@@ -67,7 +70,7 @@ app_env_block() {
     printf 'REDIS_URL=redis://default:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis)"
     printf 'LANGFUSE_PUBLIC_KEY=%s\n' "$LANGFUSE_PUBLIC_KEY"
     printf 'LANGFUSE_SECRET_KEY=%s\n' "$LANGFUSE_SECRET_KEY"
-    printf 'LANGFUSE_HOST=http://localhost:%s\n' "$(port_of langfuse)"
+    printf 'LANGFUSE_HOST=http://%s:%s\n' "$langfuse_host" "$(port_of langfuse)"
     printf '%s\n' "$BLOCK_END"
 }
 

@@ -12,6 +12,15 @@ probe_host() {
     esac
 }
 
+# probe_host as the host of a URL: an IPv6 address in brackets (RFC 3986),
+# or psql and redis clients take its colons for the port's.
+url_host() {
+    local host
+    host="$(probe_host)"
+    [[ "$host" != *:* ]] || host="[$host]"
+    printf '%s' "$host"
+}
+
 # The HTTP status code of GET http://HOST:PORT/PATH, using nothing but bash,
 # so the check works on hosts without curl or wget. Empty on no answer.
 http_status() {

@@ -163,7 +163,7 @@ explain_failed_probe() {
 print_summary() {
     local model="$1" service host ports
     shift
-    host="$(probe_host)"
+    host="$(url_host)"
     for service in "$@"; do
         case "$(service_field "$service" probe)" in
             sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service")/${POSTGRES_DB:-transbot}" ;;

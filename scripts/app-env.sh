@@ -18,9 +18,9 @@ percent-encoded, so any character is safe in the URLs).
 This output contains credentials: it is meant for TransBot's .env file.
 
 Options:
-  --write FILE   put the block into FILE (created with mode 0600 if
-                 missing) between "# >>> transbot-infra >>>" markers,
-                 replacing an earlier block; other lines stay untouched
+  --write FILE   put the block into FILE between "# >>> transbot-infra >>>"
+                 markers, replacing an earlier block; other lines stay
+                 untouched; FILE ends up readable by you alone (0600)
   -h, --help     show this help
 
 Exit status: 0 done, 1 failed, 2 usage error.
@@ -96,12 +96,17 @@ merged_contents() {
     $written || printf '%s\n' "$block" || return 1
 }
 
+# "readable" or "writable": what MODE (octal) lets others do, for messages.
+open_to_others() {
+    if (((8#$1 & 8#044) != 0)); then printf readable; else printf writable; fi
+}
+
 # Replaces the block in FILE (or appends it), keeping every other line. The
 # new contents go to a temporary file in the real file's folder and are
 # renamed over it: a reader never sees half a file, a failure leaves the old
 # one, and a symlink FILE stays a symlink.
 write_block() {
-    local file="$1" real="$1" block tmp merge_status=0 key
+    local file="$1" real="$1" block tmp merge_status=0 key mode private
     if [[ -L "$file" ]]; then
         # Write through the link to the file it points to (a dotfiles
         # repository, say), so that FILE stays a link.
@@ -115,7 +120,11 @@ write_block() {
     [[ -f "$real" && -w "$real" ]] || die "cannot write $file: not a writable regular file"
     block="$(app_env_block)"
     tmp="$(mktemp "$real.XXXXXX" 2>/dev/null)" || die "cannot write $file: cannot create a temporary file beside $real"
-    chmod "$(stat -c '%a' "$real" 2>/dev/null || stat -f '%Lp' "$real")" "$tmp"
+    # The block holds passwords: the file keeps its owner's permissions and
+    # loses everyone else's.
+    mode="$(stat -c '%a' "$real" 2>/dev/null || stat -f '%Lp' "$real")"
+    private="$(printf '%04o' "$((8#$mode & 8#700))")"
+    chmod "$private" "$tmp"
     merged_contents "$real" "$block" >"$tmp" || merge_status=$?
     if ((merge_status == 3)); then
         rm -f -- "$tmp"
@@ -123,6 +132,9 @@ write_block() {
     elif ((merge_status != 0)) || ! mv -f -- "$tmp" "$real"; then
         rm -f -- "$tmp"
         die "cannot write $file (is the disk full?); it was left as it was"
+    fi
+    if ((8#$mode != 8#$private)); then
+        warn "$file was $(open_to_others "$mode") by others (mode $(printf '%04o' "$((8#$mode))")); it is now $private, as it holds passwords"
     fi
     for key in "${APP_KEYS[@]}"; do
         if grep -Eq "^[[:space:]]*(export[[:space:]]+)?${key}=" <(sed "/^# >>> transbot-infra >>>/,/^$BLOCK_END\$/d" "$real"); then

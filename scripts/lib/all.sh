@@ -18,6 +18,12 @@ if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${
     exit 1
 fi
 
+# Traced (bash -x), a script shows every secret of .env.infra: the scripts
+# hold them in variables, and hiding each traced line is not practical.
+case "$-" in
+    *x*) echo "warning: bash -x shows the passwords of .env.infra in this trace; do not share it" >&2 ;;
+esac
+
 _lib_dir="$(dirname -- "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/lib/common.sh
 source "$_lib_dir/common.sh"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prints (or writes) the settings TransBot needs in its own .env.
-# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
-_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none),
+# in POSIX sh up to the library's bash check: `sh script` is told to use bash.
+_self="$0"; while [ -L "$_self" ]; do _link="$(readlink "$_self")"; case "$_link" in /*) ;; *) _link="$(dirname -- "$_self")/$_link" ;; esac; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$_self")/lib/all.sh"
+. "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -17,9 +18,9 @@ percent-encoded, so any character is safe in the URLs).
 This output contains credentials: it is meant for TransBot's .env file.
 
 Options:
-  --write FILE   put the block into FILE (created with mode 0600 if
-                 missing) between "# >>> transbot-infra >>>" markers,
-                 replacing an earlier block; other lines stay untouched
+  --write FILE   put the block into FILE between "# >>> transbot-infra >>>"
+                 markers, replacing an earlier block; other lines stay
+                 untouched; FILE ends up readable by you alone (0600)
   -h, --help     show this help
 
 Exit status: 0 done, 1 failed, 2 usage error.
@@ -55,8 +56,11 @@ urlencode() {
 }
 
 app_env_block() {
-    local host
-    host="$(probe_host)"
+    local host langfuse_host=localhost
+    host="$(url_host)"
+    # localhost, as in Langfuse's NEXTAUTH_URL, where the stack listens on
+    # IPv4 loopback; otherwise the address it listens on.
+    [[ "$host" == 127.0.0.1 ]] || langfuse_host="$host"
     printf '%s\n' "$BLOCK_START"
     printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
         "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres)" "$(urlencode "${POSTGRES_DB:-transbot}")"
@@ -66,7 +70,7 @@ app_env_block() {
     printf 'REDIS_URL=redis://default:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis)"
     printf 'LANGFUSE_PUBLIC_KEY=%s\n' "$LANGFUSE_PUBLIC_KEY"
     printf 'LANGFUSE_SECRET_KEY=%s\n' "$LANGFUSE_SECRET_KEY"
-    printf 'LANGFUSE_HOST=http://localhost:%s\n' "$(port_of langfuse)"
+    printf 'LANGFUSE_HOST=http://%s:%s\n' "$langfuse_host" "$(port_of langfuse)"
     printf '%s\n' "$BLOCK_END"
 }
 
@@ -92,12 +96,17 @@ merged_contents() {
     $written || printf '%s\n' "$block" || return 1
 }
 
+# "readable" or "writable": what MODE (octal) lets others do, for messages.
+open_to_others() {
+    if (((8#$1 & 8#044) != 0)); then printf readable; else printf writable; fi
+}
+
 # Replaces the block in FILE (or appends it), keeping every other line. The
 # new contents go to a temporary file in the real file's folder and are
 # renamed over it: a reader never sees half a file, a failure leaves the old
 # one, and a symlink FILE stays a symlink.
 write_block() {
-    local file="$1" real="$1" block tmp merge_status=0 key
+    local file="$1" real="$1" block tmp merge_status=0 key mode private
     if [[ -L "$file" ]]; then
         # Write through the link to the file it points to (a dotfiles
         # repository, say), so that FILE stays a link.
@@ -111,7 +120,11 @@ write_block() {
     [[ -f "$real" && -w "$real" ]] || die "cannot write $file: not a writable regular file"
     block="$(app_env_block)"
     tmp="$(mktemp "$real.XXXXXX" 2>/dev/null)" || die "cannot write $file: cannot create a temporary file beside $real"
-    chmod "$(stat -c '%a' "$real" 2>/dev/null || stat -f '%Lp' "$real")" "$tmp"
+    # The block holds passwords: the file keeps its owner's permissions and
+    # loses everyone else's.
+    mode="$(stat -c '%a' "$real" 2>/dev/null || stat -f '%Lp' "$real")"
+    private="$(printf '%04o' "$((8#$mode & 8#700))")"
+    chmod "$private" "$tmp"
     merged_contents "$real" "$block" >"$tmp" || merge_status=$?
     if ((merge_status == 3)); then
         rm -f -- "$tmp"
@@ -119,6 +132,9 @@ write_block() {
     elif ((merge_status != 0)) || ! mv -f -- "$tmp" "$real"; then
         rm -f -- "$tmp"
         die "cannot write $file (is the disk full?); it was left as it was"
+    fi
+    if ((8#$mode != 8#$private)); then
+        warn "$file was $(open_to_others "$mode") by others (mode $(printf '%04o' "$((8#$mode))")); it is now $private, as it holds passwords"
     fi
     for key in "${APP_KEYS[@]}"; do
         if grep -Eq "^[[:space:]]*(export[[:space:]]+)?${key}=" <(sed "/^# >>> transbot-infra >>>/,/^$BLOCK_END\$/d" "$real"); then
@@ -128,9 +144,22 @@ write_block() {
     ok "wrote the TransBot settings to $file"
 }
 
+# .env.infra's passwords work only on this clone's stack: beside another
+# clone's stack of the same project name they would be printed with exit 0
+# and fail in TransBot. Refused as every other script refuses it. Without
+# an answer from Docker nothing is running that could be another clone's,
+# and the settings are printed (they are .env.infra's, for a later start).
+require_own_stack_if_docker_answers() {
+    local listing
+    command -v docker >/dev/null 2>&1 || return 0
+    listing="$(project_containers 2>/dev/null)" || return 0
+    require_own_stack_in "$listing"
+}
+
 main() {
     parse_args "$@"
     require_env
+    require_own_stack_if_docker_answers
     if [[ -n "$WRITE_TO" ]]; then
         write_block "$WRITE_TO"
     else

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Brings an existing PostgreSQL volume up to date with this repository,
 # keeping every row: what initialisation does on an empty volume.
-# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
-_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none),
+# in POSIX sh up to the library's bash check: `sh script` is told to use bash.
+_self="$0"; while [ -L "$_self" ]; do _link="$(readlink "$_self")"; case "$_link" in /*) ;; *) _link="$(dirname -- "$_self")/$_link" ;; esac; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$_self")/lib/all.sh"
+. "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF
@@ -47,20 +48,26 @@ main() {
     take_stack_lock
     require_own_stack
     container="$(running_container_of postgres)"
+    # Every step runs as POSTGRES_USER: a name changed after initialisation
+    # gets its own message here, not psql's "role does not exist" three times.
+    require_postgres_user "$container"
 
     step "Applying the TransBot schema (services/postgres/init.sql)..."
-    psql_in_container "$container" <"$REPO_ROOT/services/postgres/init.sql"
+    psql_in_container "$container" <"$REPO_ROOT/services/postgres/init.sql" ||
+        die "services/postgres/init.sql failed in the database (see above); fix what psql names, then run ./scripts/apply-schema.sh again"
 
     step "Ensuring the langfuse role and database, with LANGFUSE_DB_PASSWORD..."
     docker exec -i -e LANGFUSE_DB_PASSWORD -e POSTGRES_USER -e POSTGRES_DB "$container" sh -s \
-        <"$REPO_ROOT/services/postgres/langfuse-database.sh" >/dev/null
+        <"$REPO_ROOT/services/postgres/langfuse-database.sh" >/dev/null ||
+        die "services/postgres/langfuse-database.sh failed in the database (see above); fix what it names, then run ./scripts/apply-schema.sh again"
 
     step "Setting ${POSTGRES_USER:-transbot_user}'s password to POSTGRES_PASSWORD..."
-    TRANSBOT_NEW_PASSWORD="$POSTGRES_PASSWORD" psql_in_container "$container" <<'EOSQL'
+    TRANSBOT_NEW_PASSWORD="$POSTGRES_PASSWORD" psql_in_container "$container" <<'EOSQL' ||
 \getenv pw TRANSBOT_NEW_PASSWORD
 SELECT format('ALTER ROLE %I PASSWORD %L', current_user, :'pw')
 \gexec
 EOSQL
+        die "setting ${POSTGRES_USER:-transbot_user}'s password failed (see above); fix what psql names, then run ./scripts/apply-schema.sh again"
     ok "PostgreSQL matches this repository and .env.infra; no data was deleted"
 }
 

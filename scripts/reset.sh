@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Deletes the data of the named services (or of the whole stack), after
 # saying exactly what goes and asking. The only script that deletes data.
-# The library, found through symlinks without readlink -f (macOS < 12.3 has none).
-_self="$0"; while [[ -L "$_self" ]]; do _link="$(readlink "$_self")"; [[ "$_link" == /* ]] || _link="$(dirname -- "$_self")/$_link"; _self="$_link"; done
+# The library, found through symlinks without readlink -f (macOS < 12.3 has none),
+# in POSIX sh up to the library's bash check: `sh script` is told to use bash.
+_self="$0"; while [ -L "$_self" ]; do _link="$(readlink "$_self")"; case "$_link" in /*) ;; *) _link="$(dirname -- "$_self")/$_link" ;; esac; _self="$_link"; done
 # shellcheck source=scripts/lib/all.sh
-source "$(dirname -- "$_self")/lib/all.sh"
+. "$(dirname -- "$_self")/lib/all.sh"
 
 usage() {
     print_usage <<EOF

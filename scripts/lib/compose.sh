@@ -101,6 +101,7 @@ require_daemon() {
             die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
         fi
         output="$(head -n 1 <<<"$output")"
+        _require_docker_endpoint "$output"
         die "the Docker daemon is not reachable${output:+ ($output)}; start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
     fi
     ENGINE_API="$output"
@@ -109,6 +110,29 @@ require_daemon() {
     path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "${TRANSBOT_FAST_PATH:-auto}")"
     [[ "$path" != fast ]] || _fast_path_files
     readonly COMPOSE_FILES
+}
+
+# When docker was pointed elsewhere than the local daemon (DOCKER_CONTEXT,
+# the context chosen with `docker context use`, DOCKER_HOST), starting
+# Docker is not the fix: exits 1 saying which setting to change. OUTPUT is
+# the first line of what docker said, e.g. 'Failed to initialize: unable to
+# resolve docker endpoint: context "x": context not found: open ...' (older
+# CLIs: 'context "x" does not exist').
+_require_docker_endpoint() {
+    local output="$1" context
+    if [[ "$output" =~ context\ \"([^\"]*)\"(:\ context\ not\ found|\ does\ not\ exist) ]]; then
+        context="$(printable "${BASH_REMATCH[1]}")"
+        if [[ -n "${DOCKER_CONTEXT:-}" ]]; then
+            die "the Docker context '$context' named by DOCKER_CONTEXT does not exist; unset DOCKER_CONTEXT to use the default one, or set it to a context that docker context ls lists"
+        fi
+        die "the current Docker context '$context' does not exist; choose one that docker context ls lists, e.g. docker context use default"
+    fi
+    if [[ -n "${DOCKER_HOST:-}" ]]; then
+        die "the Docker daemon at DOCKER_HOST=$(printable "$DOCKER_HOST") is not reachable${output:+ ($output)}; start that daemon, or unset DOCKER_HOST to use the local one"
+    fi
+    if [[ -n "${DOCKER_CONTEXT:-}" && "$DOCKER_CONTEXT" != default ]]; then
+        die "the Docker daemon of the context '$(printable "$DOCKER_CONTEXT")' named by DOCKER_CONTEXT is not reachable${output:+ ($output)}; start it, or unset DOCKER_CONTEXT to use the default one (docker context ls lists them)"
+    fi
 }
 
 # Docker, Compose and the daemon, checked in that order.

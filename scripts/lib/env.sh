@@ -113,6 +113,34 @@ create_env_file() {
 # the closing quote as escaped); in an unquoted value a tab right before #
 # (v1 starts a comment there, v2 does not).
 
+# The longest value a variable may have, in bytes. Redis 7 refuses a
+# longer AUTH argument from a client not yet logged in ("Protocol error:
+# unauthenticated bulk length"): a longer REDIS_PASSWORD starts a Redis no
+# client, healthcheck included, can log in to. Every value reaches Compose,
+# the containers and the probes through environment variables, which Linux
+# limits to 128 KiB each and, all together with the arguments, to ARG_MAX
+# (2 MiB by default), and redact_secrets holds each secret twice: at 64 KiB
+# each, all of them fit. (PostgreSQL itself took a 100 KB password.)
+readonly REDIS_PASSWORD_MAX_BYTES=16384
+readonly ENV_VALUE_MAX_BYTES=65536
+
+# Whether the value VALUE of NAME is too long; if so, _ENV_TOO_LONG says
+# why (a global: no subshell for each of .env.infra's lines). Counts bytes,
+# in any locale.
+# Usage: _env_too_long NAME VALUE
+_ENV_TOO_LONG=""
+_env_too_long() {
+    local LC_ALL=C
+    local name="$1" length="${#2}"
+    if [[ "$name" == REDIS_PASSWORD ]] && ((length > REDIS_PASSWORD_MAX_BYTES)); then
+        _ENV_TOO_LONG="is $length bytes long, and Redis accepts a password of at most $REDIS_PASSWORD_MAX_BYTES bytes; set a shorter one (or set it to $PLACEHOLDER and run ./scripts/init-env.sh to generate one)"
+    elif ((length > ENV_VALUE_MAX_BYTES)); then
+        _ENV_TOO_LONG="is $length bytes long, and a value may have at most $ENV_VALUE_MAX_BYTES bytes (it reaches Docker and the services in environment variables, which Linux limits); set a shorter one"
+    else
+        return 1
+    fi
+}
+
 # The value of the line _env_value parsed last (a global, so parsing a line
 # needs no subshell and a refusal exits the script itself).
 _ENV_VALUE=""
@@ -155,6 +183,9 @@ load_env_file() {
             die "$name lines ${first_line[$key]} and $number both set $key, and Compose would use the last one; delete the line you do not want"
         first_line[$key]="$number"
         _env_value "$name" "$number" "$key" "${BASH_REMATCH[3]}"
+        # Before it is exported: an environment over the limits makes every
+        # command after it fail ("Argument list too long").
+        ! _env_too_long "$key" "$_ENV_VALUE" || die "$name line $number ($key) $_ENV_TOO_LONG"
         ENV_KEYS+=("$key")
         if [[ -z "${!key+set}" ]]; then
             export "$key=$_ENV_VALUE"
@@ -264,7 +295,9 @@ _env_double_quoted() {
 _env_unquoted() {
     local where="$1" key="$2" raw="$3"
     # A comment starts at the first " #"; trailing blanks are not the value's.
-    raw="${raw%% #*}"
+    # (Only cut when there is one: bash takes seconds to cut nothing off a
+    # value of a megabyte, which the length check then refuses.)
+    [[ "$raw" != *" #"* ]] || raw="${raw%% #*}"
     raw="${raw%"${raw##*[![:space:]]}"}"
     [[ "$raw" != *$'\t#'* ]] ||
         die "$where: Compose v1 starts a comment at a tab followed by #, v2 does not; put a space before the comment's #, or quote the value"
@@ -313,6 +346,13 @@ validate_env() {
     if ((${#placeholders[@]} > 0)); then
         problems+=("still the placeholder '$PLACEHOLDER': ${placeholders[*]}; run ./scripts/init-env.sh to generate them all at once")
     fi
+    # .env.infra's own values were measured as it was read: a value too
+    # long here was exported in the shell, which wins over the file.
+    while IFS= read -r name; do
+        if [[ -n "${!name+set}" ]] && _env_too_long "$name" "${!name}"; then
+            problems+=("$name exported in your shell $_ENV_TOO_LONG")
+        fi
+    done < <({ secret_names; printf '%s\n' "${ENV_KEYS[@]}"; } | awk 'NF && !seen[$0]++')
 
     for name in "${BUILTIN_SERVICES[@]}"; do
         _check_port problems "$(service_field "$name" port_variable)" "$(service_field "$name" default_port)"

@@ -12,14 +12,26 @@ probe_host() {
     esac
 }
 
+# probe_host as the host of a URL: an IPv6 address in brackets (RFC 3986),
+# or psql and redis clients take its colons for the port's.
+url_host() {
+    local host
+    host="$(probe_host)"
+    [[ "$host" != *:* ]] || host="[$host]"
+    printf '%s' "$host"
+}
+
 # The HTTP status code of GET http://HOST:PORT/PATH, using nothing but bash,
 # so the check works on hosts without curl or wget. Empty on no answer.
 http_status() {
     local host="$1" port="$2" path="$3" fd line=""
     # The braces keep bash's "connection refused" off the screen.
     { exec {fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 0
-    printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$host" "$port" >&"$fd"
-    IFS= read -r -t 5 line <&"$fd" || true
+    # And bash's "read error: Connection reset by peer": while a service
+    # starts, docker-proxy accepts and resets connections, and a wait tries
+    # again every second (a 'write error' may come first).
+    { printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$host" "$port" >&"$fd"; } 2>/dev/null || true
+    { IFS= read -r -t 5 line <&"$fd"; } 2>/dev/null || true
     exec {fd}>&-
     line="${line%$'\r'}"
     [[ "$line" =~ ^HTTP/[0-9.]+[[:space:]]+([0-9]{3}) ]] && printf '%s' "${BASH_REMATCH[1]}"

@@ -145,9 +145,14 @@ verify_credentials() {
 }
 
 explain_failed_probe() {
-    local service="$1" detail="$2"
+    local service="$1" detail="$2" problem
     case "$(service_field "$service" probe):$detail" in
         sql:*"password authentication failed"*)
+            problem="$(postgres_user_problem "$(container_of "$service")")"
+            if [[ -n "$problem" ]]; then
+                info "  $problem" >&2
+                return 0
+            fi
             info "  POSTGRES_PASSWORD in .env.infra is not the password volumes/$service was initialised with." >&2
             info "  Either put the old value back, or make the database use the new one (data is kept):" >&2
             info "    ./scripts/apply-schema.sh" >&2 ;;
@@ -158,12 +163,51 @@ explain_failed_probe() {
     esac
 }
 
+# PostgreSQL creates POSTGRES_USER only when it initialises an empty data
+# folder: a name changed in .env.infra afterwards is no role of the
+# database. Over the network the server answers for an unknown role exactly
+# as for a wrong password (a client is not told which roles exist); over
+# the container's Unix socket, which it trusts, it says "role ... does not
+# exist". Prints what is wrong and the fix when POSTGRES_USER is not a role
+# in CONTAINER, and nothing otherwise (or when there is no answer).
+# Usage: postgres_user_problem CONTAINER
+postgres_user_problem() {
+    local container="$1" user="${POSTGRES_USER:-transbot_user}" output initial
+    [[ -n "$container" ]] || return 0
+    output="$(docker exec "$container" psql -U "$user" -d template1 -XtAq -c 'SELECT 1' 2>&1)" && return 0
+    [[ "$output" == *"role \"$user\" does not exist"* ]] || return 0
+    initial="$(postgres_initial_user "$container")"
+    printf 'POSTGRES_USER in .env.infra (%s) is not a role of volumes/postgres%s: PostgreSQL creates POSTGRES_USER only when it initialises an empty data folder; put the old value back in .env.infra%s, then ./scripts/restart.sh postgres' \
+        "$user" "${initial:+, which was initialised with $initial}" "${initial:+ (POSTGRES_USER=$initial)}"
+}
+
+# The role that initialised the data folder in CONTAINER (initdb's
+# superuser, OID 10), asked as a role that may exist: the langfuse role
+# this repository creates, else the image's default names. Empty when none
+# answers.
+postgres_initial_user() {
+    local name
+    name="$(docker exec "$1" sh -c 'for role in langfuse postgres transbot_user; do
+            psql -U "$role" -d template1 -XtAq -c "SELECT rolname FROM pg_roles WHERE oid = 10" 2>/dev/null && exit 0
+        done
+        exit 1' 2>/dev/null)" || return 0
+    printable "$name"
+}
+
+# Exits 1, saying why and what to do, when POSTGRES_USER is not a role of
+# the database in CONTAINER (see postgres_user_problem).
+require_postgres_user() {
+    local problem
+    problem="$(postgres_user_problem "$1")"
+    [[ -z "$problem" ]] || die "$problem"
+}
+
 # Where to connect to each of TARGETS.
 # Usage: print_summary MODEL TARGET...
 print_summary() {
     local model="$1" service host ports
     shift
-    host="$(probe_host)"
+    host="$(url_host)"
     for service in "$@"; do
         case "$(service_field "$service" probe)" in
             sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service")/${POSTGRES_DB:-transbot}" ;;

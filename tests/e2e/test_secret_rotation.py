@@ -83,3 +83,33 @@ def test_a_postgres_password_changed_after_initialisation_fails_start_naming_the
     assert "TransBot infrastructure is up" not in refused.stdout
     script_ok(stack, "apply-schema.sh")
     assert "TransBot infrastructure is up" in script_ok(stack, "start.sh").stdout
+
+
+def test_a_postgres_user_changed_after_initialisation_is_named_with_the_old_one(make_stack, compose_v2):
+    """PostgreSQL creates POSTGRES_USER only in an empty data folder. Over
+    the network an unknown role fails like a wrong password, but the
+    diagnosis names the user, not POSTGRES_PASSWORD, and apply-schema.sh
+    (which cannot help) says the same in one line instead of crashing."""
+    stack = make_stack(compose_v2)
+    script_ok(stack, "start.sh")
+    set_env_value(stack, "POSTGRES_USER", "newcomer")
+    diagnosis = ("POSTGRES_USER in .env.infra (newcomer) is not a role of volumes/postgres, which was initialised "
+                 "with transbot_user")
+
+    restarted = stack.script("restart.sh", "postgres")
+
+    assert restarted.returncode == 1, restarted
+    assert "postgres is up, but a client cannot use it" in restarted.stderr, restarted
+    assert diagnosis in restarted.stderr, restarted
+    assert "put the old value back in .env.infra (POSTGRES_USER=transbot_user)" in restarted.stderr, restarted
+    assert "POSTGRES_PASSWORD" not in restarted.stderr and "apply-schema" not in restarted.stderr, restarted
+
+    applied = stack.script("apply-schema.sh")
+
+    assert applied.returncode == 1, applied
+    errors = [line for line in applied.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: " + diagnosis), applied
+    assert "internal error" not in applied.stderr
+
+    set_env_value(stack, "POSTGRES_USER", "transbot_user")
+    assert "postgres is healthy" in script_ok(stack, "restart.sh", "postgres").stdout

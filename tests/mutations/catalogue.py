@@ -81,6 +81,24 @@ MUTATIONS = (
         "unit", (U + "test_scripts_in_running_containers.py::test_apply_schema_sets_the_password_of_env_infra",
                  E + "test_secret_rotation.py::test_a_new_langfuse_db_password_works_after_apply_schema_and_restart")),
     Mutation(
+        "apply-schema-does-not-check-postgres-user", "scripts/apply-schema.sh",
+        '    require_postgres_user "$container"\n', "",
+        "start.sh, restart.sh and apply-schema.sh say POSTGRES_USER in .env.infra (new) is not a role of "
+        "volumes/postgres",
+        "unit", (U + "test_scripts_in_running_containers.py::"
+                 "test_apply_schema_names_a_postgres_user_the_database_does_not_have",
+                 E + "test_secret_rotation.py::test_a_postgres_user_changed_after_initialisation_is_named_with_the_old_one")),
+    Mutation(
+        "app-env-serves-another-clones-stack", "scripts/app-env.sh",
+        "    require_own_stack_if_docker_answers\n", "",
+        "Several clones: every script that touches the stack refuses another clone's stack",
+        "unit", (U + "test_one_stack_per_clone.py::test_app_env_prints_and_writes_no_settings_for_another_clones_stack",)),
+    Mutation(
+        "app-env-write-keeps-others-readable", "scripts/app-env.sh",
+        "$((8#$mode & 8#700))", "$((8#$mode))",
+        "app-env.sh --write: the file ends up readable by you alone (0600)",
+        "unit", (U + "test_app_env_write.py::test_an_existing_file_readable_by_others_is_made_private_saying_so",)),
+    Mutation(
         "backup-readable-by-others", "scripts/backup.sh",
         "    umask 077\n", "    umask 022\n",
         "Backups hold your data: they are created readable only by you",

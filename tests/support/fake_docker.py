@@ -22,6 +22,14 @@ answers the way the real CLI does in the situation the environment describes:
                           run, config) that print an error and exit 1
   FAKE_DOCKER_RECORD_ENV  comma-separated names of variables whose values
                           each call records too (what Compose would see)
+  DOCKER_CONTEXT          as for the real CLI: a context other than
+                          "default" and those FAKE_DOCKER_CONTEXTS lists
+                          (comma-separated) does not exist, and every docker
+                          command but `compose version` and `compose config`
+                          fails with the real CLI's message (docker-compose,
+                          Compose v1, ignores it). Without it, the
+                          currentContext of $DOCKER_CONFIG/config.json
+  DOCKER_HOST             the daemon a "down" daemon message names
 
 The engine has no containers: `docker ps` prints nothing and `docker inspect`
 finds nothing. `compose up/stop/down/logs/run` only record their arguments.
@@ -183,7 +191,34 @@ def compose_config(options, command):
     return 0
 
 
-def compose(version, args):
+def missing_context():
+    """The context the CLI was told to use, if it does not exist: as the
+    real CLI resolves it, DOCKER_CONTEXT, else (without DOCKER_HOST) the
+    currentContext of config.json, read only from DOCKER_CONFIG: the
+    developer's own ~/.docker stays out of the tests."""
+    name = environ.get("DOCKER_CONTEXT", "")
+    if not name and not environ.get("DOCKER_HOST") and environ.get("DOCKER_CONFIG"):
+        try:
+            with open(os.path.join(environ["DOCKER_CONFIG"], "config.json"), encoding="utf-8") as handle:
+                name = json.load(handle).get("currentContext", "")
+        except (OSError, ValueError):
+            name = ""
+    if name and name != "default" and name not in environ.get("FAKE_DOCKER_CONTEXTS", "").split(","):
+        return name
+    return None
+
+
+def context_not_found(name):
+    """What the real CLI (20.10 to 28) says about a context that does not exist, exit 1."""
+    import hashlib
+    config = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    meta = os.path.join(config, "contexts", "meta", hashlib.sha256(name.encode()).hexdigest(), "meta.json")
+    print('Failed to initialize: unable to resolve docker endpoint: context "' + name + '": context not found: '
+          "open " + meta + ": no such file or directory", file=sys.stderr)
+    return 1
+
+
+def compose(version, args, plugin=False):
     index = 0
     while index < len(args) and args[index].startswith("-"):
         index += 2 if args[index] in VALUE_OPTIONS else 1
@@ -191,6 +226,10 @@ def compose(version, args):
     if command[:1] == ["version"]:
         print(version if "--short" in command else "Docker Compose version v" + version)
         return 0
+    # The plugin reads its configuration without the engine, and needs the
+    # engine's endpoint for everything else.
+    if plugin and command[:1] != ["config"] and missing_context():
+        return context_not_found(missing_context())
     failing = [name for name in environ.get("FAKE_DOCKER_COMPOSE_FAIL", "").split(",") if name]
     if command[:1] and command[0] in failing:
         print("Error response from daemon: fake failure of compose " + command[0], file=sys.stderr)
@@ -211,8 +250,13 @@ def docker(args):
         if environ.get("FAKE_DOCKER_PLUGIN", "present") != "present":
             print(__NOT_A_DOCKER_COMMAND__, file=sys.stderr)
             return 1
-        return compose(environ.get("FAKE_DOCKER_COMPOSE_VERSION", __COMPOSE_V2_VERSION__), args[1:])
-    problem = {"down": __DAEMON_DOWN__, "denied": __PERMISSION_DENIED__, "silent": ""}.get(
+        return compose(environ.get("FAKE_DOCKER_COMPOSE_VERSION", __COMPOSE_V2_VERSION__), args[1:], plugin=True)
+    if missing_context():
+        return context_not_found(missing_context())
+    down = __DAEMON_DOWN__
+    if environ.get("DOCKER_HOST"):
+        down = "Cannot connect to the Docker daemon at " + environ["DOCKER_HOST"] + ". Is the docker daemon running?"
+    problem = {"down": down, "denied": __PERMISSION_DENIED__, "silent": ""}.get(
         environ.get("FAKE_DOCKER_DAEMON", "up"))
     if problem is not None:
         if problem:

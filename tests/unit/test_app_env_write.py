@@ -1,5 +1,6 @@
 """app-env.sh --write: the REDIS_URL every client accepts, a symlinked
-target that stays a symlink, and a write that is a rename of a complete
+target that stays a symlink, a file that ends up readable by its owner
+alone (it holds passwords), and a write that is a rename of a complete
 temporary file beside the real one (no Docker needed: app-env.sh only reads
 .env.infra)."""
 
@@ -48,14 +49,36 @@ def test_a_symlinked_target_stays_a_symlink_and_its_file_is_updated(harness, tmp
     link.symlink_to(os.path.relpath(real, project))
     before = os.readlink(link)
 
-    write(harness, link)
+    result = write(harness, link)
 
     assert link.is_symlink() and os.readlink(link) == before, "the symlink was replaced"
     text = real.read_text()
     assert text.startswith("OPENAI_API_KEY=sk-mine\n") and BLOCK_START in text
-    assert stat.S_IMODE(real.stat().st_mode) == 0o640, "the real file's mode changed"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600, "the real file is still readable by its group"
+    assert f"{link} was readable by others (mode 0640); it is now 0600" in result.stderr, result
     assert sorted(p.name for p in dotfiles.iterdir()) == ["transbot.env"], "a temporary file was left"
     assert sorted(p.name for p in project.iterdir()) == [".env"]
+
+
+def test_an_existing_file_readable_by_others_is_made_private_saying_so(harness, tmp_path):
+    harness.write_env()
+    target = tmp_path / "app.env"
+    target.write_text("OPENAI_API_KEY=sk-mine\n")
+    target.chmod(0o644)
+    result = write(harness, target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert result.stderr == (f"warning: {target} was readable by others (mode 0644); it is now 0600, "
+                             "as it holds passwords\n"), result
+
+
+def test_a_private_file_is_written_without_a_word_about_its_mode(harness, tmp_path):
+    harness.write_env()
+    target = tmp_path / "app.env"
+    target.write_text("OPENAI_API_KEY=sk-mine\n")
+    target.chmod(0o600)
+    result = write(harness, target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert result.stderr == "", result
 
 
 def test_a_chain_of_symlinks_is_followed_to_the_real_file(harness, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from support.fake_docker import COMPOSE_V1_VERSION, COMPOSE_V2_VERSION
 
 from .harness import (
-    BOTH, DAEMON_DENIED, DAEMON_DOWN, NO_COMPOSE, NO_DOCKER, SCRIPTS, V1_ONLY, V2, Docker,
+    BOTH, DAEMON_DENIED, DAEMON_DOWN, NO_COMPOSE, NO_DOCKER, SCRIPTS, V1_ONLY, V2, Docker, one_line_error,
 )
 
 # Arguments that make each script reach its Docker checks (and no further
@@ -188,3 +188,55 @@ def test_docker_problems_are_one_error_line_without_internal_errors(harness, doc
     assert result.stderr.count("error:") == 1, result
     assert "internal error" not in result.stderr
     assert harness.compose_up_calls() == []
+
+
+# --- Docker pointed elsewhere: a context, DOCKER_HOST -------------------------------
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_docker_context_that_does_not_exist_is_named_with_its_fix(harness, script):
+    result = run_with_valid_env(harness, script, V2, DOCKER_CONTEXT="nosuchctx")
+    assert result.returncode == 1, result
+    line = one_line_error(result)
+    assert "the Docker context 'nosuchctx' named by DOCKER_CONTEXT does not exist" in line, line
+    assert "unset DOCKER_CONTEXT" in line and "docker context ls" in line, line
+    assert "start Docker" not in line and "systemctl" not in line, line
+    assert harness.compose_calls() == []
+
+
+def test_a_current_context_chosen_with_docker_context_use_that_is_gone_is_named(harness, tmp_path):
+    """`docker context use gonectx`, then the context was removed: docker
+    says the same as for DOCKER_CONTEXT, and the fix is another `use`."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text('{"currentContext": "gonectx"}')
+    result = run_with_valid_env(harness, "start.sh", V2, DOCKER_CONFIG=str(config))
+    assert result.returncode == 1, result
+    line = one_line_error(result)
+    assert "the current Docker context 'gonectx' does not exist" in line, line
+    assert "docker context use default" in line, line
+
+
+def test_a_docker_context_that_exists_is_used(harness):
+    result = run_with_valid_env(harness, "start.sh", V2, DOCKER_CONTEXT="remote", FAKE_DOCKER_CONTEXTS="remote")
+    assert result.returncode == 0, result
+    assert len(harness.compose_up_calls()) == 1
+
+
+@pytest.mark.parametrize("script", ["start.sh", "health-check.sh", "stop.sh"])
+def test_an_unreachable_docker_host_is_named_with_its_fix(harness, script):
+    result = run_with_valid_env(harness, script, DAEMON_DOWN, DOCKER_HOST="tcp://10.0.0.9:2375")
+    assert result.returncode == 1, result
+    line = one_line_error(result)
+    assert "the Docker daemon at DOCKER_HOST=tcp://10.0.0.9:2375 is not reachable" in line, line
+    assert "(Cannot connect to the Docker daemon at tcp://10.0.0.9:2375. Is the docker daemon running?)" in line
+    assert "unset DOCKER_HOST" in line and "systemctl" not in line, line
+
+
+def test_an_unreachable_daemon_of_an_existing_context_is_named_with_its_fix(harness):
+    result = run_with_valid_env(harness, "start.sh", DAEMON_DOWN, DOCKER_CONTEXT="remote",
+                                FAKE_DOCKER_CONTEXTS="remote")
+    assert result.returncode == 1, result
+    line = one_line_error(result)
+    assert "the Docker daemon of the context 'remote' named by DOCKER_CONTEXT is not reachable" in line, line
+    assert "unset DOCKER_CONTEXT" in line, line

@@ -21,7 +21,7 @@ from .harness import one_line_error
 STACK_SCRIPTS = {
     "start.sh": ["--no-wait"], "restart.sh": ["--no-wait"], "stop.sh": [], "logs.sh": [],
     "health-check.sh": [], "reset.sh": ["--yes"], "backup.sh": [], "restore.sh": ["somewhere", "--yes"],
-    "psql.sh": [], "redis-cli.sh": [], "apply-schema.sh": [],
+    "psql.sh": [], "redis-cli.sh": [], "apply-schema.sh": [], "app-env.sh": [],
 }
 
 
@@ -41,6 +41,33 @@ def test_a_stack_started_from_another_clone_is_not_touched(harness, tmp_path, sc
     assert f"running from another clone, {other}" in line
     assert "COMPOSE_PROJECT_NAME" in line
     assert harness.compose_calls() == [], "another clone's stack was acted on"
+
+
+def test_app_env_prints_and_writes_no_settings_for_another_clones_stack(harness, tmp_path):
+    """Its passwords are this clone's: with the other clone's stack on the
+    ports they would not work."""
+    other = tmp_path / "other-clone"
+    other.mkdir()
+    harness.write_env()
+    target = tmp_path / "transbot.env"
+    target.write_text("KEEP=1\n")
+    env = {"FAKE_DOCKER_PROJECT_DIR": str(other)}
+    printed = harness.run("app-env.sh", env=env)
+    written = harness.run("app-env.sh", "--write", str(target), env=env)
+    for result in (printed, written):
+        assert result.returncode == 1, result
+        assert f"running from another clone, {other}" in one_line_error(result)
+        assert result.stdout == "", result
+    assert target.read_text() == "KEEP=1\n"
+
+
+@pytest.mark.parametrize("daemon", ["down", "denied"])
+def test_app_env_without_an_answer_from_docker_still_writes_the_settings(harness, tmp_path, daemon):
+    harness.write_env()
+    target = tmp_path / "transbot.env"
+    result = harness.run("app-env.sh", "--write", str(target), env={"FAKE_DOCKER_DAEMON": daemon})
+    assert result.returncode == 0, result
+    assert "DATABASE_URL=postgresql://" in target.read_text()
 
 
 def test_a_stack_whose_clone_was_deleted_is_named_as_such(harness, tmp_path):

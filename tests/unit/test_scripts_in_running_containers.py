@@ -47,6 +47,17 @@ if args[:1] == ["exec"]:
               "stdin": sys.stdin.read() if interactive else ""}
     with open(os.environ["SHIM_EXEC_LOG"], "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
+    # SHIM_INITIAL_USER: the data folder was initialised with that user, the
+    # only role there is besides langfuse. PostgreSQL over the socket:
+    unknown = os.environ.get("SHIM_INITIAL_USER")
+    if unknown and command[:1] == ["psql"] and "-U" in command and command[command.index("-U") + 1] != unknown:
+        role = command[command.index("-U") + 1]
+        print('psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: '
+              'FATAL:  role "' + role + '" does not exist', file=sys.stderr)
+        sys.exit(2)
+    if unknown and command[:2] == ["sh", "-c"] and "oid = 10" in command[2]:
+        print(unknown)
+        sys.exit(0)
     if command[:1] == ["pg_dump"]:
         sys.stdout.write("PGDMP archive of " + command[command.index("--dbname") + 1])
     elif command[:1] == ["sh"] and "redis-cli --rdb" in " ".join(command):
@@ -112,12 +123,28 @@ def test_apply_schema_sets_the_password_of_env_infra(containers):
     result = containers.run("apply-schema.sh")
     assert result.returncode == 0, result
     values = parse_env(containers.harness.env_file.read_text())
-    schema, langfuse, password = containers.execs()
+    role, schema, langfuse, password = containers.execs()
+    assert role["command"][:5] == ["psql", "-U", values["POSTGRES_USER"], "-d", "template1"], \
+        "POSTGRES_USER was not checked first"
     assert schema["stdin"] == (repo / "services/postgres/init.sql").read_text()
     assert langfuse["stdin"] == (repo / "services/postgres/langfuse-database.sh").read_text()
     assert langfuse["env"]["LANGFUSE_DB_PASSWORD"] == values["LANGFUSE_DB_PASSWORD"]
     assert "ALTER ROLE" in password["stdin"]
     assert password["env"] == {"TRANSBOT_NEW_PASSWORD": values["POSTGRES_PASSWORD"]}
+
+
+def test_apply_schema_names_a_postgres_user_the_database_does_not_have(containers):
+    """POSTGRES_USER changed after initialisation: one line naming both
+    users and the fix, not psql's error and an internal error."""
+    containers.env["SHIM_INITIAL_USER"] = "olduser"
+    result = containers.run("apply-schema.sh")
+    assert result.returncode == 1, result
+    user = parse_env(containers.harness.env_file.read_text())["POSTGRES_USER"]
+    assert result.stderr == (
+        f"error: POSTGRES_USER in .env.infra ({user}) is not a role of volumes/postgres, which was initialised "
+        "with olduser: PostgreSQL creates POSTGRES_USER only when it initialises an empty data folder; put the "
+        "old value back in .env.infra (POSTGRES_USER=olduser), then ./scripts/restart.sh postgres\n"), result
+    assert [call["command"][0] for call in containers.execs()] == ["psql", "sh"], "apply-schema went on"
 
 
 def test_a_backup_is_readable_only_by_its_owner(containers):

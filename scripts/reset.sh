@@ -48,6 +48,26 @@ has_data() {
     [[ -d "$folder" ]] && [[ -n "$(ls -A "$folder" 2>/dev/null || echo unreadable)" ]]
 }
 
+# reset.sh deletes through a container that mounts volumes/SERVICE, and
+# Docker follows symlinks: the target of a symlinked data folder (or of a
+# symlinked volumes/) would be emptied while the listing showed the size of
+# the link. Only data inside this repository is deleted; data elsewhere is
+# for the user to delete by hand.
+require_data_folder_in_repository() {
+    local relative folder target
+    relative="volumes/$(service_field "$1" data)"
+    folder="$REPO_ROOT/$relative"
+    if [[ -L "$folder" ]]; then
+        target="$(resolve_symlinks "$folder")"
+        [[ ! -d "$target" ]] || target="$(cd -P "$target" && pwd)"
+        die "$relative is a symlink to $(printable "$target"); reset.sh deletes only data inside this repository, so nothing was deleted. If you mean to delete that data, delete it by hand (and the link: rm $relative)"
+    fi
+    [[ -d "$folder" ]] || return 0
+    target="$(cd -P "$folder" && pwd)"
+    [[ "$target" == "$REPO_ROOT/"* ]] ||
+        die "$relative is $(printable "$target"), outside this repository (through a symlinked volumes/); reset.sh deletes only data inside this repository, so nothing was deleted. If you mean to delete that data, delete it by hand"
+}
+
 main() {
     local assume_yes=false service model
     local -a services=() targets=() to_stop=()
@@ -61,6 +81,9 @@ main() {
     done
     require_data_services "${services[@]}"
     ((${#services[@]} > 0)) || mapfile -t services < <(data_services)
+    for service in "${services[@]}"; do
+        require_data_folder_in_repository "$service"
+    done
     load_env_if_present
     require_docker
     take_stack_lock
@@ -72,6 +95,9 @@ main() {
         ok "nothing to delete: the data folders of $(join_by_comma "${services[@]}") are empty"
         return 0
     fi
+    # Refused before anything is stopped: another stack's server on this
+    # data would go on writing into what is deleted.
+    require_free_data_folders "$(running_containers)" "${targets[@]}"
     model="$(compose_model)"
     for service in "${targets[@]}"; do
         to_stop+=("$service")

@@ -58,12 +58,14 @@ require_data_folder_in_repository() {
     relative="volumes/$(service_field "$1" data)"
     folder="$REPO_ROOT/$relative"
     if [[ -L "$folder" ]]; then
-        target="$(resolve_symlinks "$folder")"
-        [[ ! -d "$target" ]] || target="$(cd -P "$target" && pwd)"
+        # Shown as the folder it really is, where this user may enter it.
+        target="$(cd -P "$folder" 2>/dev/null && pwd)" || target="$(resolve_symlinks "$folder")"
         die "$relative is a symlink to $(printable "$target"); reset.sh deletes only data inside this repository, so nothing was deleted. If you mean to delete that data, delete it by hand (and the link: rm $relative)"
     fi
     [[ -d "$folder" ]] || return 0
-    target="$(cd -P "$folder" && pwd)"
+    # The folder itself is no symlink: where volumes/ really is decides. (A
+    # non-root user may not enter the folder: uid 70 keeps it 0700.)
+    target="$(cd -P "$REPO_ROOT/volumes" && pwd)/$(service_field "$1" data)"
     [[ "$target" == "$REPO_ROOT/"* ]] ||
         die "$relative is $(printable "$target"), outside this repository (through a symlinked volumes/); reset.sh deletes only data inside this repository, so nothing was deleted. If you mean to delete that data, delete it by hand"
 }

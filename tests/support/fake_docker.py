@@ -394,10 +394,14 @@ def inspect(args):
             found.append(match[0])
         else:
             missing.append(name)
+    # As the real CLI: a template finding nothing prints one empty line,
+    # and without one the JSON list is printed, [] included.
     if "format" in options:
         for container in found:
             print(render(options["format"][-1], container))
-    elif found:
+        if not found:
+            print()
+    else:
         print(json.dumps(found, indent=4))
     for name in missing:
         print("Error: No such object: " + name, file=sys.stderr)

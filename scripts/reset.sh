@@ -20,6 +20,8 @@ first. The services, and those that depend on them, are stopped;
 langfuse keeps its data in PostgreSQL (database "langfuse"), so resetting
 postgres also clears Langfuse; langfuse is stopped with it. Services of
 your override files keep their data themselves: reset.sh refuses them.
+It also refuses a data folder that is a symlink or lies outside the
+repository (Docker would follow the link): delete such data by hand.
 
 Options:
   -y, --yes    do not ask (required when there is no terminal to ask on)

@@ -18,6 +18,7 @@ to be true on disk. The real engine runs the same in tests/e2e.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -221,8 +222,7 @@ def test_data_folders_outside_the_repository_through_a_symlinked_volumes_are_ref
     (elsewhere / "postgres").mkdir(parents=True)
     (elsewhere / "postgres" / "PG_VERSION").write_text("15\n")
     volumes = harness.repo / "volumes"
-    (volumes / ".gitkeep").unlink()
-    volumes.rmdir()
+    shutil.rmtree(volumes)
     volumes.symlink_to(elsewhere)
     result = harness.run("reset.sh", "--yes", env=container_shim)
     assert result.returncode == 1, result

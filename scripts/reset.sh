@@ -21,6 +21,8 @@ first. The services, and those that depend on them, are stopped;
 langfuse keeps its data in PostgreSQL (database "langfuse"), so resetting
 postgres also clears Langfuse; langfuse is stopped with it. Services of
 your override files keep their data themselves: reset.sh refuses them.
+It also refuses a data folder that is a symlink or lies outside the
+repository (Docker would follow the link): delete such data by hand.
 
 Options:
   -y, --yes    do not ask (required when there is no terminal to ask on)
@@ -49,6 +51,28 @@ has_data() {
     [[ -d "$folder" ]] && [[ -n "$(ls -A "$folder" 2>/dev/null || echo unreadable)" ]]
 }
 
+# reset.sh deletes through a container that mounts volumes/SERVICE, and
+# Docker follows symlinks: the target of a symlinked data folder (or of a
+# symlinked volumes/) would be emptied while the listing showed the size of
+# the link. Only data inside this repository is deleted; data elsewhere is
+# for the user to delete by hand.
+require_data_folder_in_repository() {
+    local relative folder target
+    relative="volumes/$(service_field "$1" data)"
+    folder="$REPO_ROOT/$relative"
+    if [[ -L "$folder" ]]; then
+        # Shown as the folder it really is, where this user may enter it.
+        target="$(cd -P "$folder" 2>/dev/null && pwd)" || target="$(resolve_symlinks "$folder")"
+        die "$relative is a symlink to $(printable "$target"); reset.sh deletes only data inside this repository, so nothing was deleted. If you mean to delete that data, delete it by hand (and the link: rm $relative)"
+    fi
+    [[ -d "$folder" ]] || return 0
+    # The folder itself is no symlink: where volumes/ really is decides. (A
+    # non-root user may not enter the folder: uid 70 keeps it 0700.)
+    target="$(cd -P "$REPO_ROOT/volumes" && pwd)/$(service_field "$1" data)"
+    [[ "$target" == "$REPO_ROOT/"* ]] ||
+        die "$relative is $(printable "$target"), outside this repository (through a symlinked volumes/); reset.sh deletes only data inside this repository, so nothing was deleted. If you mean to delete that data, delete it by hand"
+}
+
 main() {
     local assume_yes=false service model
     local -a services=() targets=() to_stop=()
@@ -62,6 +86,9 @@ main() {
     done
     require_data_services "${services[@]}"
     ((${#services[@]} > 0)) || mapfile -t services < <(data_services)
+    for service in "${services[@]}"; do
+        require_data_folder_in_repository "$service"
+    done
     load_env_if_present
     require_docker
     take_stack_lock
@@ -73,6 +100,9 @@ main() {
         ok "nothing to delete: the data folders of $(join_by_comma "${services[@]}") are empty"
         return 0
     fi
+    # Refused before anything is stopped: another stack's server on this
+    # data would go on writing into what is deleted.
+    require_free_data_folders "$(running_containers)" "${targets[@]}"
     model="$(compose_model)"
     for service in "${targets[@]}"; do
         to_stop+=("$service")

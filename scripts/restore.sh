@@ -157,6 +157,7 @@ main() {
     require_docker
     take_stack_lock
     require_own_stack
+    require_free_data_folders "$(running_containers)" "${services[@]}"
     verify_backup "$backup" "${services[@]}"
     model="$(compose_model)"
     info "This replaces the current data of: $(join_by_comma "${services[@]}")"

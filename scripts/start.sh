@@ -26,8 +26,9 @@ Options:
 
 Environment: variables exported in your shell override .env.infra, e.g.
   POSTGRES_PORT=5433 $SCRIPT_NAME
-COMPOSE_PROJECT_NAME (default: transbot), COMPOSE_FILE and a
-docker-compose.override.yml work as they do for Compose.
+COMPOSE_PROJECT_NAME (in .env.infra; default: transbot), COMPOSE_FILE and
+a docker-compose.override.yml work as they do for Compose. It refuses to
+start a server on a data folder that another container has mounted.
 TRANSBOT_FAST_PATH=off keeps the healthchecks of docker-compose.yml alone
 on engines that could probe faster (see the README).
 

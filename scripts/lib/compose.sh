@@ -255,6 +255,44 @@ project_containers() {
         --format '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.project.working_dir"}}'
 }
 
+# Every running container of the engine, whatever its project, one a line:
+# "ID<US>PROJECT<US>PORTS", <US> being the unit separator \x1f (PROJECT is
+# empty for a container Compose did not start, and PORTS holds spaces). A
+# start asks once and both its data-folder and its port checks read it.
+running_containers() {
+    docker ps --format '{{.ID}}{{"\x1f"}}{{.Label "com.docker.compose.project"}}{{"\x1f"}}{{.Ports}}' ||
+        die "could not list the engine's running containers (docker ps failed, see above); check Docker, then run ./scripts/$SCRIPT_NAME again"
+}
+
+# The IDs of a running_containers listing, one a line.
+# Usage: running_ids RUNNING
+running_ids() {
+    [[ -z "$1" ]] || cut -d $'\x1f' -f1 <<<"$1"
+}
+
+# The published ports of this project's containers in a running_containers
+# listing, e.g. "127.0.0.1:5432->5432/tcp", one container a line.
+# Usage: project_ports RUNNING
+project_ports() {
+    awk -F $'\x1f' -v project="$(project_name)" '$2 == project { print $3 }' <<<"$1"
+}
+
+# What each of the containers IDS mounts, one mount a line:
+# "NAME<US>PROJECT<US>SERVICE<US>FOLDER<US>SOURCE": the container's name, its
+# Compose project and service (empty if Compose did not start it), the
+# folder Compose was run from, and the host path mounted. One call for all.
+# Usage: container_mounts ID...
+container_mounts() {
+    local template='{{range .Mounts}}{{$.Name}}{{"\x1f"}}'
+    template+='{{index $.Config.Labels "com.docker.compose.project"}}{{"\x1f"}}'
+    template+='{{index $.Config.Labels "com.docker.compose.service"}}{{"\x1f"}}'
+    template+='{{index $.Config.Labels "com.docker.compose.project.working_dir"}}{{"\x1f"}}'
+    template+='{{.Source}}{{"\n"}}{{end}}'
+    (($# > 0)) || return 0
+    # A container that stopped since the listing is just not there.
+    docker inspect --format "$template" "$@" 2>/dev/null || true
+}
+
 # The container IDs of a project_containers listing, one a line.
 # Usage: container_ids CONTAINERS
 container_ids() {
@@ -429,9 +467,13 @@ project_networks() {
 # the service's volumes mounted; no ports are published, nothing else
 # starts. Compose creates the project's network for it if the stack is
 # down: that network is removed again, so the stack is left as it was.
-# Stdin is the caller's. Usage: in_service_container SERVICE COMMAND
+# Stdin is the caller's. Refused, before anything is created, while a
+# container other than this project's own SERVICE has its data folder
+# mounted (see require_free_data_folders).
+# Usage: in_service_container SERVICE COMMAND
 in_service_container() {
     local service="$1" command="$2" networks_before status=0
+    require_free_data_folders "$(running_containers)" "$service"
     networks_before="$(project_networks 2>/dev/null)" || networks_before=""
     compose run --rm --no-deps -T --user 0 --entrypoint sh "$service" -c "$command" || status=$?
     if [[ -z "$networks_before" ]]; then

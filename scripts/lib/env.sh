@@ -358,6 +358,8 @@ validate_env() {
         _check_port problems "$(service_field "$name" port_variable)" "$(service_field "$name" default_port)"
     done
 
+    _check_match problems COMPOSE_PROJECT_NAME '^[a-z0-9][a-z0-9_-]*$' \
+        "must be lower-case letters, digits, - and _, starting with a letter or digit (Compose's rule; v1 would change it, v2 refuse it), e.g. transbot2"
     _check_match problems BIND_ADDRESS '^(([0-9]{1,3}\.){3}[0-9]{1,3}|\[?[0-9A-Fa-f:]+\]?)$' \
         "must be an IP address such as 127.0.0.1 (or 0.0.0.0 to expose the stack on purpose)"
     _check_match problems POSTGRES_USER '^[a-z_][a-z0-9_]{0,62}$' \
@@ -410,7 +412,19 @@ prepare_env() {
     _check_env_file_mode
     load_env_file "$ENV_FILE"
     validate_env
+    _warn_without_project_name
     _ENV_READY=true
+}
+
+# A .env.infra from before it carried COMPOSE_PROJECT_NAME: the scripts
+# still run project "transbot", but Compose typed by hand would name its
+# stack after the folder and start a second one on the same volumes/.
+_warn_without_project_name() {
+    local key
+    for key in "${ENV_KEYS[@]}"; do
+        [[ "$key" != COMPOSE_PROJECT_NAME ]] || return 0
+    done
+    warn ".env.infra has no COMPOSE_PROJECT_NAME, so docker compose typed by hand would start a second stack named after this folder; add it with ./scripts/init-env.sh"
 }
 
 # Loads .env.infra for commands that only read the stack (no creation).

@@ -7,7 +7,7 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout model probes
+    local mode="$1" wait timeout model probes running
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
@@ -26,9 +26,12 @@ bring_up() {
         mapfile -t targets < <(model_services "$model")
     fi
     # Refused before anything is stopped or created: a failed check leaves
-    # Docker and the disk as they were.
+    # Docker and the disk as they were. One listing of the running
+    # containers serves the data-folder and the port checks.
+    running="$(running_containers)"
+    require_free_data_folders "$running" "${targets[@]}"
     check_volumes_writable
-    check_ports "$model" "${targets[@]}"
+    check_ports "$model" "$running" "${targets[@]}"
     if [[ "$mode" == restart ]]; then
         step "Stopping $(described "${named[@]}")..."
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
@@ -74,11 +77,13 @@ port_setting_of() {
 
 # Every port of the configuration is published once, and every port of the
 # TARGETS is free, unless this stack's own containers already hold it (a
-# second start.sh is not a conflict).
-# Usage: check_ports MODEL TARGET...
+# second start.sh is not a conflict). RUNNING: from running_containers.
+# Usage: check_ports MODEL RUNNING TARGET...
 check_ports() {
-    local model="$1" service host port own_ports problems=() line
-    shift
+    local model="$1" own_ports service host port problems=() line
+    # e.g. "127.0.0.1:5432->5432/tcp"
+    own_ports="$(project_ports "$2")"
+    shift 2
     # Two services on one host port: the second would fail half-way.
     while read -r line; do
         problems+=("$line")
@@ -89,9 +94,6 @@ check_ports() {
             printf '%s and %s are both set to port %s; give each service its own port in .env.infra\n' \
                 "$(port_setting_of "$service")" "$(port_setting_of "$host")" "$port"
         done)
-    # One engine query for the whole project, e.g. "127.0.0.1:5432->5432/tcp".
-    own_ports="$(docker ps --filter "label=com.docker.compose.project=$(project_name)" \
-        --format '{{.Ports}}' 2>/dev/null)" || own_ports=""
     while read -r service host port; do
         grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
         [[ "$own_ports" != *":$port->"* ]] || continue

@@ -26,6 +26,62 @@ require_own_stack_in() {
     done < <(cut -s -d' ' -f3- <<<"$containers" | sort -u)
 }
 
+# --- One data folder, one server ------------------------------------------------------
+
+# Two PostgreSQL (or Redis) servers on one data folder corrupt it. Compose
+# tells stacks apart by project name only, so in this very clone another
+# COMPOSE_PROJECT_NAME, a regenerated .env.infra or a by-hand `docker compose
+# up` named after the folder would start a second server on volumes/. So
+# before a server or a throw-away container is started on the data folder
+# of one of SERVICES, the engine's running containers (RUNNING, from
+# running_containers) are asked what they mount, compared by inode (-ef: a
+# symlink or another spelling of the path is the same folder). This
+# project's own container of that service is no conflict (Compose reuses
+# or recreates it); any other is refused, naming it, before anything starts.
+# Usage: require_free_data_folders RUNNING SERVICE...
+require_free_data_folders() {
+    local running="$1" ours service folder line name project owner from source
+    local -a ids mounts=()
+    shift
+    ours="$(project_name)"
+    mapfile -t ids < <(running_ids "$running")
+    ((${#ids[@]} > 0)) || return 0
+    for service in "$@"; do
+        folder="$REPO_ROOT/volumes/$(service_field "$service" data)"
+        # Not built in, or no data folder yet: nothing can have it mounted.
+        [[ -n "$(service_field "$service" data)" && -d "$folder" ]] || continue
+        # Asked once, and only when there is a folder to protect.
+        ((${#mounts[@]} > 0)) || mapfile -t mounts < <(container_mounts "${ids[@]}")
+        for line in "${mounts[@]}"; do
+            IFS=$'\x1f' read -r name project owner from source <<<"$line"
+            [[ -n "$source" && "$source" -ef "$folder" ]] || continue
+            [[ "$project" != "$ours" || "$owner" != "$service" ]] || continue
+            die "volumes/$(service_field "$service" data) is in use by the running container $(_container_described "${name#/}" "$project" "$from"), and a second server on one data folder corrupts it; nothing was started or changed. $(_how_to_stop "${name#/}" "$project" "$from"), or run this stack from a clone of its own"
+        done
+    done
+}
+
+# "NAME (project P, started from FOLDER)", as far as the labels tell.
+_container_described() {
+    local name="$1" project="$2" from="$3"
+    if [[ -z "$project" ]]; then
+        printf '%s (not started by Compose)' "$(printable "$name")"
+    else
+        printf '%s (project %s, started from %s)' "$(printable "$name")" "$(printable "$project")" "$(printable "${from:-an unknown folder}")"
+    fi
+}
+
+# What to type to stop the container NAME and, if it has one, its stack.
+_how_to_stop() {
+    local name="$1" project="$2" from="$3"
+    if [[ -n "$project" && -n "$from" && -x "$from/scripts/stop.sh" ]]; then
+        printf 'Stop that stack first (cd %s && COMPOSE_PROJECT_NAME=%s ./scripts/stop.sh, or docker stop %s)' \
+            "$(printable "$(printf '%q' "$from")")" "$(printable "$project")" "$(printable "$name")"
+    else
+        printf 'Stop that container first (docker stop %s)' "$(printable "$name")"
+    fi
+}
+
 # --- One command at a time ---------------------------------------------------------
 
 readonly LOCK_FILE="$REPO_ROOT/.transbot.lock"

@@ -128,6 +128,12 @@ MUTATIONS = (
         "unit", (U + "test_reset_guard.py::test_reset_with_yes_stops_the_service_and_deletes_only_its_data",
                  E + "test_reset_on_a_terminal.py::test_reset_redis_answered_yes_wipes_the_cache_and_keeps_postgres")),
     Mutation(
+        "reset-follows-a-symlinked-data-folder", "scripts/reset.sh",
+        'require_data_folder_in_repository "$service"', ': "$service"',
+        "reset.sh refuses a data folder that is a symlink or lies outside the repository",
+        "unit", (U + "test_reset_guard.py::test_a_symlinked_data_folder_is_refused_and_its_target_kept",
+                 E + "test_removing_data_and_clones.py::test_reset_refuses_a_symlinked_data_folder_and_its_target_keeps_its_data")),
+    Mutation(
         "psql-on-the-wrong-database", "scripts/psql.sh",
         'psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"',
         'psql --username "${POSTGRES_USER:-transbot_user}" --dbname postgres "$@"',
@@ -184,6 +190,12 @@ MUTATIONS = (
         "a stack running from another clone: every script that touches the stack refuses",
         "unit", (U + "test_one_stack_per_clone.py::test_a_stack_started_from_another_clone_is_not_touched",)),
     Mutation(
+        "lib-stack-second-server-on-a-data-folder", "scripts/lib/stack.sh",
+        '[[ -n "$source" && "$source" -ef "$folder" ]] || continue', "continue",
+        "One data folder, one server: the scripts refuse any but this stack's own container on its data folders",
+        "unit", (U + "test_one_data_folder.py::test_another_projects_server_on_the_data_folder_is_named_and_nothing_starts",
+                 E + "test_one_data_folder.py::test_a_second_project_in_the_same_clone_is_refused_naming_the_running_server")),
+    Mutation(
         "lib-health-misses-a-crash-loop", "scripts/lib/health.sh",
         "elif ((restarts > restarts_before[$service])); then", "elif false; then",
         "start.sh: restarted while starting: it is crashing (long before the timeout)",
@@ -210,6 +222,13 @@ MUTATIONS = (
         'pg_dump) printf \'%s\\n\' "$1-transbot.dump" ;;',
         "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
         "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
+    # --- .env.infra.example -------------------------------------------------------------
+    Mutation(
+        "example-without-the-project-name", ".env.infra.example",
+        "COMPOSE_PROJECT_NAME=transbot\n", "",
+        "COMPOSE_PROJECT_NAME in .env.infra names the stack for the scripts and for Compose typed by hand",
+        "unit", (U + "test_init_env.py::test_an_env_file_from_before_the_project_name_gets_it_from_init_env_and_start_says_so",
+                 E + "test_one_data_folder.py::test_the_readme_by_hand_command_runs_in_the_scripts_project")),
     # --- docker-compose.yml -------------------------------------------------------------
     Mutation(
         "compose-postgres-on-every-interface", "docker-compose.yml",

@@ -260,6 +260,30 @@ def remove_project(project: str) -> None:
         run(["docker", "network", "rm", network], timeout=60)
 
 
+def projects_started_from(folder: Path) -> dict[str, list[str]]:
+    """Every Compose project with containers started from FOLDER (whatever
+    their state), with those containers' IDs."""
+    result = run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project.working_dir={folder}",
+                  "--format", '{{.ID}} {{.Label "com.docker.compose.project"}}'])
+    projects: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines():
+        container, _, project = line.partition(" ")
+        projects.setdefault(project, []).append(container)
+    return projects
+
+
+def remove_started_from(folder: Path) -> None:
+    """Removes the containers Compose started from FOLDER under any project
+    name (a test that let a second project in), and those projects'
+    networks once no container is attached to them (another folder's
+    stack of the same name keeps its own)."""
+    for project, containers in projects_started_from(folder).items():
+        run(["docker", "rm", "-f", "-v", *containers], timeout=120)
+        networks = run(["docker", "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"])
+        for network in networks.stdout.split():
+            run(["docker", "network", "rm", network], timeout=60)  # refused while in use: kept
+
+
 def test_projects() -> set[str]:
     """Project names of every test stack on this engine, live or stale."""
     result = run(["docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}'])

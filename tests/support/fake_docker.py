@@ -10,6 +10,11 @@ answers the way the real CLI does in the situation the environment describes:
                           silent (fails without a word)
   FAKE_DOCKER_PROJECT_DIR the folder `docker ps` says the project's containers
                           were started from (default: none exist)
+  FAKE_DOCKER_CONTAINERS  a JSON file: the engine's running containers, each
+                          as `docker inspect` shows it ({"Id", "Name",
+                          "Config": {"Labels"}, "Mounts": [{"Type",
+                          "Source", "Destination"}]}, plus "Ports" as
+                          `docker ps` prints them); default: none
   FAKE_DOCKER_COMPOSE_SLEEP  seconds `compose up` takes
   FAKE_DOCKER_VERSION_SLEEP  seconds `docker version` takes
   FAKE_DOCKER_API_VERSION the engine's API version (default 1.47)
@@ -31,8 +36,13 @@ answers the way the real CLI does in the situation the environment describes:
                           currentContext of $DOCKER_CONFIG/config.json
   DOCKER_HOST             the daemon a "down" daemon message names
 
-The engine has no containers: `docker ps` prints nothing and `docker inspect`
-finds nothing. `compose up/stop/down/logs/run` only record their arguments.
+The engine has only the running containers of FAKE_DOCKER_CONTAINERS:
+`docker ps` lists them (-a, -q, --filter label=..., --format) and `docker
+inspect` shows them by ID, ID prefix or name (--format), rendering the parts
+of Go's templates the scripts use; a flag, filter or template action it does
+not know is an error, never ignored. A name it does not know is "No such
+object" (exit 1), as with the real CLI. `compose up/stop/down/logs/run` only
+record their arguments.
 `compose config` reads the compose files the way Compose picks them (-f,
 COMPOSE_FILE, docker-compose.yml and its override), interpolates ${VAR:-x}
 from the environment, and prints services, depends_on and ports in Compose
@@ -245,6 +255,198 @@ def compose(version, args, plugin=False):
     return int(environ.get("FAKE_DOCKER_COMPOSE_STATUS", "0"))
 
 
+def running_containers():
+    path = environ.get("FAKE_DOCKER_CONTAINERS")
+    if not path:
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class TemplateError(Exception):
+    """A template Docker would not run: exit 1, as `docker ps/inspect` do."""
+
+
+class UsageError(Exception):
+    """A flag or filter docker does not take: exit 125, as the real CLI."""
+
+
+def guarded(command, args):
+    try:
+        return command(args)
+    except UsageError as error:
+        print(str(error) + "\nSee 'docker " + command.__name__ + " --help'.", file=sys.stderr)
+        return 125
+    except TemplateError as error:
+        print("template: " + str(error), file=sys.stderr)
+        return 1
+
+
+def parse_template(template):
+    """Go template text into nodes: ("text", s), ("action", words),
+    ("range", words, nodes)."""
+    stack = [[]]
+    for piece in re.split(r"({{.*?}})", template, flags=re.S):
+        if not piece.startswith("{{"):
+            if piece:
+                stack[-1].append(("text", piece))
+            continue
+        words = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', piece[2:-2])
+        if words[:1] == ["range"]:
+            node = ("range", words[1:], [])
+            stack[-1].append(node)
+            stack.append(node[2])
+        elif words == ["end"]:
+            if len(stack) == 1:
+                raise TemplateError("unexpected {{end}}")
+            stack.pop()
+        else:
+            stack[-1].append(("action", words))
+    if len(stack) != 1:
+        raise TemplateError("unexpected EOF")
+    return stack[0]
+
+
+def term(word, dot, root):
+    if word.startswith('"'):
+        return word[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+    if word == ".":
+        return dot
+    if word.startswith("$"):
+        value, path = root, word[1:]
+    elif word.startswith("."):
+        value, path = dot, word
+    else:
+        raise TemplateError("function " + repr(word) + " not defined")
+    for name in [part for part in path.split(".") if part]:
+        if not isinstance(value, dict) or name not in value:
+            raise TemplateError("can't evaluate field " + name)
+        value = value[name]
+    return value
+
+
+def evaluate(words, dot, root):
+    if words[0] == "index":
+        container, key = term(words[1], dot, root), term(words[2], dot, root)
+        return (container or {}).get(key, "")
+    if len(words) == 2 and words[0] == ".Label" and "Label" in dot:
+        return dot["Label"].get(term(words[1], dot, root), "")
+    if len(words) != 1:
+        raise TemplateError("unsupported action: " + " ".join(words))
+    return term(words[0], dot, root)
+
+
+def execute(nodes, dot, root):
+    out = []
+    for node in nodes:
+        if node[0] == "text":
+            out.append(node[1])
+        elif node[0] == "range":
+            for item in evaluate(node[1], dot, root) or []:
+                out.append(execute(node[2], item, root))
+        else:
+            value = evaluate(node[1], dot, root)
+            if not isinstance(value, (str, int)):
+                raise TemplateError("the fake prints only strings and numbers, not " + repr(value))
+            out.append(str(value))
+    return "".join(out)
+
+
+def render(template, data):
+    return execute(parse_template(template), data, data)
+
+
+def option_values(args, flags, value_options):
+    """Docker's flags as {name: [values]}, or an error for an unknown one."""
+    found, index = {}, 0
+    operands = []
+    while index < len(args):
+        arg = args[index]
+        name, equals, inline = arg.partition("=")
+        if arg.startswith("-") and name in value_options:
+            if not equals:
+                if index + 1 == len(args):
+                    raise UsageError("flag needs an argument: " + arg)
+                index += 1
+                inline = args[index]
+            found.setdefault(value_options[name], []).append(inline)
+        elif arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+            for letter in arg[1:]:
+                if "-" + letter not in flags:
+                    raise UsageError("unknown shorthand flag: '" + letter + "' in " + arg)
+                found.setdefault(flags["-" + letter], []).append(True)
+        elif arg.startswith("-"):
+            if arg not in flags:
+                raise UsageError("unknown flag: " + arg)
+            found.setdefault(flags[arg], []).append(True)
+        else:
+            operands.append(arg)
+        index += 1
+    return found, operands
+
+
+def ps_view(container):
+    """A container as `docker ps --format` sees it."""
+    return {"ID": container["Id"][:12], "Names": container["Name"].lstrip("/"),
+            "Ports": container.get("Ports", ""), "Label": container["Config"].get("Labels") or {}}
+
+
+def ps(args):
+    options, operands = option_values(
+        args, {"-a": "all", "--all": "all", "-q": "quiet", "--quiet": "quiet", "--no-trunc": "no-trunc"},
+        {"--filter": "filter", "-f": "filter", "--format": "format"})
+    if operands:
+        raise UsageError('"docker ps" accepts no arguments.')
+    listed = []
+    for container in running_containers():
+        labels = container["Config"].get("Labels") or {}
+        wanted = True
+        for condition in options.get("filter", []):
+            kind, _, value = condition.partition("=")
+            if kind != "label":
+                raise UsageError("fake docker: the filter " + kind + " is not modelled; add it to the fake")
+            key, equals, label_value = value.partition("=")
+            wanted = wanted and key in labels and (not equals or labels[key] == label_value)
+        if wanted:
+            listed.append(container)
+    if "quiet" in options:
+        for container in listed:
+            print(container["Id"][:12])
+    elif "format" in options:
+        for container in listed:
+            print(render(options["format"][-1], ps_view(container)))
+    elif listed:
+        raise UsageError("fake docker: ps without --format or -q is not modelled; add it to the fake")
+    return 0
+
+
+def inspect(args):
+    options, names = option_values(args, {}, {"--format": "format", "-f": "format", "--type": "type"})
+    if not names:
+        print("\"docker inspect\" requires at least 1 argument.", file=sys.stderr)
+        return 1
+    containers, missing = running_containers(), []
+    found = []
+    for name in names:
+        match = [c for c in containers if c["Name"] in (name, "/" + name) or c["Id"].startswith(name)]
+        if match:
+            found.append(match[0])
+        else:
+            missing.append(name)
+    # As the real CLI: a template finding nothing prints one empty line,
+    # and without one the JSON list is printed, [] included.
+    if "format" in options:
+        for container in found:
+            print(render(options["format"][-1], container))
+        if not found:
+            print()
+    else:
+        print(json.dumps(found, indent=4))
+    for name in missing:
+        print("Error: No such object: " + name, file=sys.stderr)
+    return 1 if missing else 0
+
+
 def docker(args):
     if args[:1] == ["compose"]:
         if environ.get("FAKE_DOCKER_PLUGIN", "present") != "present":
@@ -273,8 +475,11 @@ def docker(args):
         if folder and "com.docker.compose.project.working_dir" in wanted:
             # One container of that other folder, in the columns asked for.
             print(f"0f1e2d3c4b5a postgres {folder}" if "{{.ID}}" in wanted else folder)
-        return 0  # no containers otherwise
-    if args[:1] in (["inspect"], ["port"], ["logs"], ["exec"]):
+            return 0
+        return guarded(ps, args[1:])
+    if args[:1] == ["inspect"]:
+        return guarded(inspect, args[1:])
+    if args[:1] in (["port"], ["logs"], ["exec"]):
         print("Error: No such object: " + (args[-1] if len(args) > 1 else ""), file=sys.stderr)
         return 1
     return 0

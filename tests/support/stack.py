@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import PROJECT_PREFIX, REPO_ROOT, Compose, free_port, remove_project, run
+from .engine import PROJECT_PREFIX, REPO_ROOT, Compose, free_port, remove_project, remove_started_from, run
 
 _counter = itertools.count(1)
 
@@ -187,4 +187,5 @@ class Stack:
 
     def destroy(self) -> None:
         remove_project(self.project)
+        remove_started_from(self.root)
         force_rmtree(self.root.parent, helper_image=self.images.get("postgres"))

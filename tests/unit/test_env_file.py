@@ -190,6 +190,9 @@ BROKEN_FILES = {
     "admin-password-short": ({"LANGFUSE_ADMIN_PASSWORD": "short"}, "LANGFUSE_ADMIN_PASSWORD",
                              "must be at least 8 characters long"),
     "bind-address-name": ({"BIND_ADDRESS": "localhost"}, "BIND_ADDRESS", "must be an IP address"),
+    # Compose v1 would lower-case and strip it, v2 refuse it.
+    "project-name-capitals": ({"COMPOSE_PROJECT_NAME": "TransBot.2"}, "COMPOSE_PROJECT_NAME",
+                              "must be lower-case letters, digits, - and _"),
     # Lines Compose v1 and v2 would read otherwise (issue 13).
     "double-quoted-newline": ({"REDIS_PASSWORD": '"abcdef\\nghij"'}, "REDIS_PASSWORD",
                               "Compose turns \\n into a line break"),

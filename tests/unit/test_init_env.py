@@ -41,3 +41,20 @@ def test_init_env_appends_the_variables_an_existing_file_lacks(harness):
     assert re.fullmatch(r"[0-9a-f]{32}", values["REDIS_PASSWORD"]), "a generated secret"
     assert values["REDIS_APPENDFSYNC"] == parse_env(EXAMPLE_TEXT)["REDIS_APPENDFSYNC"]
     assert "REDIS_PASSWORD" in result.stdout and "REDIS_APPENDFSYNC" in result.stdout
+
+
+def test_an_env_file_from_before_the_project_name_gets_it_from_init_env_and_start_says_so(harness):
+    # Without it, Compose typed by hand names the stack after the folder.
+    harness.write_env({"COMPOSE_PROJECT_NAME": None})
+
+    started = harness.run("start.sh", "--no-wait")
+    assert started.returncode == 0, started
+    assert ("warning: .env.infra has no COMPOSE_PROJECT_NAME, so docker compose typed by hand would start "
+            "a second stack named after this folder; add it with ./scripts/init-env.sh") in started.stderr
+
+    result = harness.run("init-env.sh")
+    assert result.returncode == 0, result
+    assert parse_env(harness.env_file.read_text())["COMPOSE_PROJECT_NAME"] == "transbot"
+    again = harness.run("start.sh", "--no-wait")
+    assert again.returncode == 0, again
+    assert "COMPOSE_PROJECT_NAME" not in again.stderr

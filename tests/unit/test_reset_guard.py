@@ -18,6 +18,7 @@ to be true on disk. The real engine runs the same in tests/e2e.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -193,4 +194,40 @@ def test_a_service_of_an_override_file_is_refused_by_the_data_scripts(harness, s
     result = harness.run(script, "mailcatcher", "--yes" if script == "reset.sh" else "redis")
     assert result.returncode == 2, result
     assert "manages only the built-in data" in one_line_error(result)
+    assert harness.calls() == []
+
+
+def test_a_symlinked_data_folder_is_refused_and_its_target_kept(harness, container_shim, tmp_path):
+    # volumes/redis points at data outside the repository: Docker would
+    # follow the link, so reset.sh would empty the target.
+    harness.write_env()
+    target = tmp_path / "big-disk" / "redis-data"
+    target.mkdir(parents=True)
+    (target / "appendonly.aof").write_bytes(b"x" * 5_000_000)
+    (harness.repo / "volumes" / "redis").symlink_to(target)
+    result = harness.run("reset.sh", "redis", "--yes", env=container_shim)
+    assert result.returncode == 1, result
+    line = one_line_error(result)
+    assert f"volumes/redis is a symlink to {target}" in line
+    assert "nothing was deleted" in line and "delete it by hand" in line
+    assert result.stdout == "", "nothing may be listed as if it were this repository's data"
+    assert (target / "appendonly.aof").stat().st_size == 5_000_000
+    assert harness.calls() == [], "nothing may be stopped or run"
+
+
+def test_data_folders_outside_the_repository_through_a_symlinked_volumes_are_refused(harness, container_shim,
+                                                                                    tmp_path):
+    harness.write_env()
+    elsewhere = tmp_path / "elsewhere-volumes"
+    (elsewhere / "postgres").mkdir(parents=True)
+    (elsewhere / "postgres" / "PG_VERSION").write_text("15\n")
+    volumes = harness.repo / "volumes"
+    shutil.rmtree(volumes)
+    volumes.symlink_to(elsewhere)
+    result = harness.run("reset.sh", "--yes", env=container_shim)
+    assert result.returncode == 1, result
+    line = one_line_error(result)
+    assert f"volumes/postgres is {elsewhere / 'postgres'}, outside this repository" in line
+    assert "delete it by hand" in line
+    assert (elsewhere / "postgres" / "PG_VERSION").read_text() == "15\n"
     assert harness.calls() == []

@@ -115,6 +115,7 @@ trap '_on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 # the background (Compose's `up`, the engine's event stream) is ended first,
 # so nothing of it prints after this line or outlives the script.
 _on_interrupt() {
+    _defer_signal INT || return 0
     trap - INT
     _stop_on_signal "interrupted" "$EXIT_INTERRUPTED"
 }
@@ -123,14 +124,40 @@ trap _on_interrupt INT
 # SIGTERM (kill PID, a supervisor stopping us): the same, exit 143. Without
 # this bash would die at once, leaving its background work running.
 _on_terminate() {
+    _defer_signal TERM || return 0
     trap - TERM
     _stop_on_signal "terminated" "$EXIT_TERMINATED"
 }
 trap _on_terminate TERM
 
-# No command substitution here, nor in the exit hooks: a handler that runs
-# while `read -t` waits (the health wait) would be cut short by the read's
-# timer inside one, and bash would carry on with the wait.
+# A wait that sleeps in `read -t` (wait_until_healthy) takes its signals at
+# its next look, within a tenth of a second, by handle_pending_signal: bash
+# runs a handler inside the interrupted read, and the read's timer, running
+# out meanwhile, would cut the handler short and resume the wait.
+_DEFER_SIGNALS=false
+_PENDING_SIGNAL=""
+_defer_signal() { # SIGNAL; returns 1 when deferred
+    if $_DEFER_SIGNALS && ! _in_subshell; then
+        _PENDING_SIGNAL="$1"
+        return 1
+    fi
+}
+
+# Usage: defer_signals true|false
+defer_signals() {
+    _DEFER_SIGNALS="$1"
+    "$1" || handle_pending_signal
+}
+
+handle_pending_signal() {
+    case "$_PENDING_SIGNAL" in
+        INT) _DEFER_SIGNALS=false; _on_interrupt ;;
+        TERM) _DEFER_SIGNALS=false; _on_terminate ;;
+    esac
+}
+
+# No command substitution here, nor in the exit hooks: in a subshell's
+# child they would not see this shell's state.
 _stop_on_signal() {
     local what="$1" status="$2"
     if ! _in_subshell; then

@@ -179,9 +179,11 @@ wait_until_healthy() {
     shift
     local -a pending=("$@") still=() containers=() probing=() described=()
     local -A status=() restarts_before=() running_since=()
+    defer_signals true
     follow_project_events events
     $up_only || step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
     while :; do
+        handle_pending_signal
         up=ended
         ! compose_up_running || up=running
         if [[ -n "$_UP_STATUS" && "$_UP_STATUS" != 0 ]]; then
@@ -189,6 +191,11 @@ wait_until_healthy() {
             ((_UP_STATUS != EXIT_INTERRUPTED)) || _on_interrupt
             failure="docker compose up failed (see above)"
             pending=("$@")
+            break
+        fi
+        # --no-wait: once `up` has returned, the wait is over.
+        if [[ "$up" == ended ]] && $up_only; then
+            pending=()
             break
         fi
         # While `up` runs it creates containers: list them at every look,
@@ -238,7 +245,7 @@ wait_until_healthy() {
             break
         fi
         pending=("${still[@]}")
-        if [[ "$up" == ended ]] && { $up_only || ((${#pending[@]} == 0)); }; then
+        if [[ "$up" == ended ]] && ((${#pending[@]} == 0)); then
             pending=()
             break
         fi
@@ -260,6 +267,7 @@ wait_until_healthy() {
     stop_compose_up
     # A probe still writing when the caller removes DIR would say so.
     ((${#probing[@]} == 0)) || wait "${probing[@]}" || true
+    defer_signals false
     [[ -n "$failure" ]] || return 0
     error "$failure"
     ! $diagnose || _give_up "${pending[@]}"
@@ -271,13 +279,14 @@ readonly PROGRESS_SECONDS=10
 
 # Until the next event on the stream in FD_VAR, at most a second; while
 # `up` runs (UP is "running"), also until it returns, looked at ten times a
-# second with builtins only. Without a stream (it ended), 0.25 s.
+# second with builtins only. Without a stream (it ended), 0.25 s (0.1 s
+# while `up` runs).
 # Usage: _await_news FD_VAR UP
 _await_news() {
     local -n _news="$1"
     local up="$2" tenths
     if [[ -z "$_news" ]]; then
-        sleep 0.25
+        if [[ "$up" == running ]]; then sleep 0.1; else sleep 0.25; fi
     elif [[ "$up" != running ]]; then
         next_events "$_news" 1 || { exec {_news}<&-; _news=""; }
     else
@@ -287,7 +296,7 @@ _await_news() {
                 _news=""
                 return
             fi
-            ((_NEXT_EVENTS_GOT == 0)) || return 0
+            ((_NEXT_EVENTS_GOT == 0)) && [[ -z "$_PENDING_SIGNAL" ]] || return 0
             compose_up_running || return 0
         done
     fi

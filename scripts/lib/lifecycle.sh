@@ -193,7 +193,7 @@ parse_bring_up_args() {
         case "$1" in
             -h | --help) usage; exit 0 ;;
             --no-wait) _wait=false; shift ;;
-            --timeout) need_value "$@"; require_seconds "$1" "$2"; _timeout="$2"; shift 2 ;;
+            --timeout) need_value "$@"; require_seconds "$1" "$2"; _timeout="$((10#$2))"; shift 2 ;;
             -*) unknown_option "$1" "--no-wait --timeout -h --help" ;;
             *) require_service_syntax "$1"; _services+=("$1"); shift ;;
         esac

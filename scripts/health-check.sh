@@ -67,8 +67,14 @@ services_to_check() {
     fi
 }
 
+# "redis exited; langfuse running, health starting" for the services of
+# check_services lines whose probe failed.
+not_yet_healthy() {
+    awk '$4 != "ok" { printf "%s%s %s%s", sep, $1, $2, ($3 == "none" ? "" : ", health " $3); sep = "; " }' <<<"$1"
+}
+
 main() {
-    local wait=false timeout=120 json=false healthy=true deadline results listing
+    local wait=false timeout=120 json=false healthy=true deadline next_report results listing
     local -a services=() args checked
     split_option_values args "--timeout" "--wait --json --help" "$@"
     set -- "${args[@]}"
@@ -76,7 +82,7 @@ main() {
         case "$1" in
             -h | --help) usage; exit 0 ;;
             --wait) wait=true; shift ;;
-            --timeout) need_value "$@"; require_seconds "$1" "$2"; timeout="$2"; shift 2 ;;
+            --timeout) need_value "$@"; require_seconds "$1" "$2"; timeout="$((10#$2))"; shift 2 ;;
             --json) json=true; shift ;;
             -*) unknown_option "$1" "--wait --timeout --json -h --help" ;;
             *) require_service_syntax "$1"; services+=("$1"); shift ;;
@@ -94,10 +100,16 @@ main() {
     require_own_stack_in "$listing"
     mapfile -t checked < <(services_to_check "$listing" "${services[@]}")
     deadline=$((SECONDS + timeout))
+    next_report=$((SECONDS + PROGRESS_SECONDS))
     until results="$(check_services "$listing" "${checked[@]}")"; do
         if ! $wait || ((SECONDS >= deadline)); then
             healthy=false
             break
+        fi
+        # On stderr: stdout is the table, or JSON for a tool.
+        if ((SECONDS >= next_report)); then
+            info "  still waiting ($((SECONDS + timeout - deadline))s of ${timeout}s): $(not_yet_healthy "$results")" >&2
+            next_report=$((SECONDS + PROGRESS_SECONDS))
         fi
         sleep 1
         listing="$(project_containers)"

@@ -21,11 +21,12 @@ service) is checked before anything is stopped.
 
 Options:
   --no-wait            return without waiting for health
-  --timeout SECONDS    how long to wait for health (default: 300)
+  --timeout SECONDS    how long to wait for health, Compose's own wait for
+                       a healthy dependency included (default: 300)
   -h, --help           show this help
 
 Exit status: 0 restarted and healthy, 1 failed (details printed), 2 usage error,
-130 interrupted.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 EOF
 }
 

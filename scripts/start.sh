@@ -20,8 +20,10 @@ published port is free. Running it again on a healthy stack is harmless.
 
 Options:
   --no-wait            start and return without waiting for health
-  --timeout SECONDS    how long to wait for health (default: 300, enough for
-                       Langfuse's first-start migrations)
+                       (Compose's own start is still bounded by --timeout)
+  --timeout SECONDS    how long to wait for health, Compose's own wait for
+                       a healthy dependency included (default: 300,
+                       enough for Langfuse's first-start migrations)
   -h, --help           show this help
 
 Environment: variables exported in your shell override .env.infra, e.g.
@@ -33,7 +35,7 @@ TRANSBOT_FAST_PATH=off keeps the healthchecks of docker-compose.yml alone
 on engines that could probe faster (see the README).
 
 Exit status: 0 healthy, 1 failed (details printed), 2 usage error,
-130 interrupted.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 EOF
 }
 

@@ -7,12 +7,14 @@
 #   1    failure: the stack, Docker or the environment is not as it must be
 #   2    usage: an unknown option or service, a bad value; nothing was run
 #   130  interrupted (Ctrl-C)
+#   143  terminated (SIGTERM, e.g. kill PID)
 
 set -Eeuo pipefail
 
 readonly EXIT_FAILURE=1
 readonly EXIT_USAGE=2
 readonly EXIT_INTERRUPTED=130
+readonly EXIT_TERMINATED=143
 # How a subshell (a `$(...)`, a pipeline's part) tells its parent that it has
 # already printed its error: the parent then exits quietly with the public
 # code instead of reporting the same failure again. Never seen by users.
@@ -53,11 +55,24 @@ _paint() { # code fd text...
     fi
 }
 
+# The same into the variable VAR, without a subshell: a signal's handler
+# prints its last line with it (see _stop_on_signal).
+_paint_to() { # var code fd text...
+    local -n _painted="$1"
+    local code="$2" colour="_COLOUR_$3"
+    shift 3
+    if ${!colour:-false}; then
+        printf -v _painted '\033[%sm%s\033[0m' "$code" "$*"
+    else
+        _painted="$*"
+    fi
+}
+
 info() { printf '%s\n' "$*"; }
-step() { printf '%s %s\n' "$(_paint 1 1 '==>')" "$*"; }
-ok() { printf '%s %s\n' "$(_paint 32 1 'ok')" "$*"; }
-warn() { printf '%s %s\n' "$(_paint 33 2 'warning:')" "$*" >&2; }
-error() { printf '%s %s\n' "$(_paint 31 2 'error:')" "$*" >&2; }
+step() { local mark; _paint_to mark 1 1 '==>'; printf '%s %s\n' "$mark" "$*"; }
+ok() { local mark; _paint_to mark 32 1 'ok'; printf '%s %s\n' "$mark" "$*"; }
+warn() { local mark; _paint_to mark 33 2 'warning:'; printf '%s %s\n' "$mark" "$*" >&2; }
+error() { local mark; _paint_to mark 31 2 'error:'; printf '%s %s\n' "$mark" "$*" >&2; }
 
 _in_subshell() {
     [[ "$BASHPID" != "$$" ]]
@@ -88,7 +103,7 @@ _on_error() {
     case "$status" in
         "$_REPORTED_FAILURE") exit "$EXIT_FAILURE" ;;
         "$_REPORTED_USAGE") exit "$EXIT_USAGE" ;;
-        "$EXIT_INTERRUPTED") exit "$EXIT_INTERRUPTED" ;;
+        "$EXIT_INTERRUPTED" | "$EXIT_TERMINATED") exit "$status" ;;
     esac
     error "$SCRIPT_NAME: internal error at line $line (exit $status): $command"
     exit "$status"
@@ -96,16 +111,63 @@ _on_error() {
 trap '_on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 
 # Ctrl-C: say so once and stop, rather than reporting whatever the
-# interrupted command did as a failure of its own.
+# interrupted command did as a failure of its own. What the script runs in
+# the background (Compose's `up`, the engine's event stream) is ended first,
+# so nothing of it prints after this line or outlives the script.
 _on_interrupt() {
+    _defer_signal INT || return 0
     trap - INT
-    if ! _in_subshell; then
-        printf '\n' >&2
-        error "interrupted; nothing more was done (run ./scripts/$SCRIPT_NAME again to finish)"
-    fi
-    exit "$EXIT_INTERRUPTED"
+    _stop_on_signal "interrupted" "$EXIT_INTERRUPTED"
 }
 trap _on_interrupt INT
+
+# SIGTERM (kill PID, a supervisor stopping us): the same, exit 143. Without
+# this bash would die at once, leaving its background work running.
+_on_terminate() {
+    _defer_signal TERM || return 0
+    trap - TERM
+    _stop_on_signal "terminated" "$EXIT_TERMINATED"
+}
+trap _on_terminate TERM
+
+# A wait that sleeps in `read -t` (wait_until_healthy) takes its signals at
+# its next look, within a tenth of a second, by handle_pending_signal: bash
+# runs a handler inside the interrupted read, and the read's timer, running
+# out meanwhile, would cut the handler short and resume the wait.
+_DEFER_SIGNALS=false
+_PENDING_SIGNAL=""
+_defer_signal() { # SIGNAL; returns 1 when deferred
+    if $_DEFER_SIGNALS && ! _in_subshell; then
+        _PENDING_SIGNAL="$1"
+        return 1
+    fi
+}
+
+# Usage: defer_signals true|false
+defer_signals() {
+    _DEFER_SIGNALS="$1"
+    "$1" || handle_pending_signal
+}
+
+handle_pending_signal() {
+    case "$_PENDING_SIGNAL" in
+        INT) _DEFER_SIGNALS=false; _on_interrupt ;;
+        TERM) _DEFER_SIGNALS=false; _on_terminate ;;
+    esac
+}
+
+# No command substitution here, nor in the exit hooks: in a subshell's
+# child they would not see this shell's state.
+_stop_on_signal() {
+    local what="$1" status="$2"
+    if ! _in_subshell; then
+        trap '' INT TERM
+        _run_exit_hooks
+        printf '\n' >&2
+        error "$what; nothing more was done (run ./scripts/$SCRIPT_NAME again to finish)"
+    fi
+    exit "$status"
+}
 
 # --- Arguments ------------------------------------------------------------------
 
@@ -136,10 +198,12 @@ unknown_option() {
     usage_error "unknown option '$(printable "$1")'; valid options: $2"
 }
 
-# Exits 2 unless an option that takes a value has one.
+# Exits 2 unless an option that takes a value has one. A negative number
+# ("--timeout -5") is a value, a wrong one, for the option's own check to
+# name: no option of these scripts starts with a digit.
 # Usage, inside an argument loop: need_value "$@"; VALUE="$2"; shift 2
 need_value() {
-    if [[ $# -lt 2 || -z "$2" || "$2" == -* ]]; then
+    if [[ $# -lt 2 || -z "$2" || ("$2" == -* && ! "$2" =~ ^-[0-9]) ]]; then
         usage_error "$1 needs a value"
     fi
 }

@@ -214,6 +214,87 @@ compose_up() {
     compose up -d "${services[@]}" 2>&1 | redact_secrets
 }
 
+# --- `up` beside the wait ----------------------------------------------------------
+#
+# start.sh and restart.sh run `compose up -d` in the background and wait for
+# health beside it: Compose's own wait for a healthy dependency (langfuse
+# on postgres) is then inside the script's --timeout, and the script can say
+# what it still waits for. `up` runs in a process group of its own: Ctrl-C
+# at the terminal reaches the script alone, which stops `up` itself and
+# says "interrupted" once (Compose catches SIGINT and would exit with a
+# failure of its own, and Compose v1 print "Aborting.").
+
+_UP_PID=""          # the background `up` (the leader of its process group) while it runs
+_UP_STATUS=""       # its exit status once it has ended
+_UP_STATUS_FILE=""  # where it writes that status
+_UP_RELEASES_LOCK=false
+
+# Starts `compose up -d` for SERVICES in the background, its output masked,
+# and returns at once. With --release-lock, the clone's lock is released
+# when `up` has succeeded: the caller changes nothing after it, and another
+# command (stop.sh) need not wait for the health wait.
+# Usage: compose_up_in_background [--release-lock] [SERVICE...] -- RECREATABLE...
+compose_up_in_background() {
+    local -a services=()
+    if [[ "$1" == --release-lock ]]; then
+        _UP_RELEASES_LOCK=true
+        shift
+    fi
+    while [[ "$1" != -- ]]; do services+=("$1"); shift; done
+    shift
+    _clear_what_compose_v1_cannot_recreate "$@"
+    _UP_STATUS_FILE="$(mktemp)"
+    _UP_STATUS=""
+    # Stopped before its status file is removed: it would write it anew.
+    at_exit stop_compose_up
+    at_exit "rm -f $(printf '%q' "$_UP_STATUS_FILE")"
+    # -m only while forking: the job gets its own process group, and every
+    # other command stays in the script's (Ctrl-C must reach those).
+    set -m
+    (
+        status=0
+        compose up -d "${services[@]}" </dev/null 2>&1 | redact_secrets || status=$?
+        printf '%s\n' "$status" >"$_UP_STATUS_FILE"
+    ) &
+    _UP_PID="$!"
+    set +m
+}
+
+# Whether the background `up` still runs; once it has ended, _UP_STATUS is
+# its exit status. Builtins only: a wait asks this ten times a second.
+compose_up_running() {
+    [[ -n "$_UP_PID" ]] || return 1
+    if [[ ! -s "$_UP_STATUS_FILE" ]] && kill -0 "$_UP_PID" 2>/dev/null; then
+        return 0
+    fi
+    _UP_STATUS=1 # ended without a word: killed
+    [[ ! -s "$_UP_STATUS_FILE" ]] || read -r _UP_STATUS <"$_UP_STATUS_FILE" || true
+    wait "$_UP_PID" 2>/dev/null || true
+    _UP_PID=""
+    if ((_UP_STATUS == 0)) && $_UP_RELEASES_LOCK; then
+        release_stack_lock
+    fi
+    return 1
+}
+
+# Stops the background `up`, if it runs, and waits for it to end: SIGTERM
+# to its process group (its output ends with it: the masking awk goes
+# first), SIGKILL after 10 s. Compose v2 cancels what it was doing; the
+# containers it has made are left as they are, and a next start.sh carries
+# on from there.
+stop_compose_up() {
+    local tenths=0
+    [[ -n "$_UP_PID" ]] || return 0
+    kill -TERM -- "-$_UP_PID" 2>/dev/null || true
+    while kill -0 -- "-$_UP_PID" 2>/dev/null && ((tenths < 100)); do
+        sleep 0.1
+        tenths=$((tenths + 1))
+    done
+    kill -KILL -- "-$_UP_PID" 2>/dev/null || true
+    wait "$_UP_PID" 2>/dev/null || true
+    _UP_PID=""
+}
+
 # Compose v1 recreates a changed container from its image's ContainerConfig,
 # which Engine 25+ no longer reports: it then crashes (KeyError:
 # 'ContainerConfig') and leaves the service down. For it, a container whose
@@ -299,14 +380,18 @@ container_ids() {
     awk 'NF { print $1 }' <<<"$1"
 }
 
-# "SERVICE ID STATE HEALTH RESTARTS" for each of the containers IDS, e.g.
-# "redis 3f2a... running healthy 0", in one call. A container removed
-# meanwhile is just not listed.
+# "SERVICE ID STATE HEALTH RESTARTS PROBES HEALTHCHECK" for each of the
+# containers IDS, e.g. "redis 3f2a... running healthy 0 2 {"Test":...}",
+# in one call, in the order given. PROBES is how many health probes the
+# engine has logged (0 before the first one ends); HEALTHCHECK is the
+# container's healthcheck as JSON ("null": none), to the end of the line:
+# older engines lack some of its keys, which a template cannot name. A
+# container removed meanwhile is just not listed.
 # Usage: container_states ID...
 container_states() {
     (($# > 0)) || return 0
     docker inspect --format \
-        '{{index .Config.Labels "com.docker.compose.service"}} {{.ID}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' \
+        '{{index .Config.Labels "com.docker.compose.service"}} {{.ID}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}} {{.RestartCount}} {{len .State.Health.Log}}{{else}}none {{.RestartCount}} 0{{end}} {{json .Config.Healthcheck}}' \
         "$@" 2>/dev/null || true
 }
 
@@ -329,26 +414,40 @@ project_services() {
 # what a wait sees: a start, a death, a restart, a health status. From two
 # seconds ago, so an event between this call and the engine's first answer
 # is not lost (a clock a little off costs a spare look, no more). Sets
-# FD_VAR to the stream to read and PID_VAR to its process.
-# Usage: follow_project_events FD_VAR PID_VAR
+# FD_VAR to the stream to read; stop_following_events ends it, and so does
+# the script's exit, however it exits (a `docker events` left behind would
+# run forever).
+# Usage: follow_project_events FD_VAR
+_EVENTS_PID=""
 follow_project_events() {
-    local -n _events_fd="$1" _events_pid="$2"
+    local -n _events_fd="$1"
     local since
     printf -v since '%(%s)T' -1
     exec {_events_fd}< <(exec docker events --since "$((since - 2))" --format '{{.Action}}' \
         --filter type=container --filter "label=com.docker.compose.project=$(project_name)" \
         --filter event=start --filter event=die --filter event=restart --filter event=health_status 2>/dev/null)
-    _events_pid="$!"
+    _EVENTS_PID="$!"
+    at_exit stop_following_events
+}
+
+stop_following_events() {
+    [[ -n "$_EVENTS_PID" ]] || return 0
+    kill "$_EVENTS_PID" 2>/dev/null || true
+    _EVENTS_PID=""
 }
 
 # Waits until the stream FD has an event, at most SECONDS, then takes every
-# event already there too: one look answers them all. Returns 1 when the
+# event already there too: one look answers them all. _NEXT_EVENTS_GOT says
+# whether there was one (1) or the time ran out (0). Returns 1 when the
 # stream has ended (the engine went away, or cannot stream events).
 # Usage: next_events FD SECONDS
+_NEXT_EVENTS_GOT=0
 next_events() {
     local fd="$1" seconds="$2" status=0
+    _NEXT_EVENTS_GOT=0
     read -r -t "$seconds" -u "$fd" _ || status=$?
     ((status == 0 || status > 128)) || return 1
+    ((status > 128)) || _NEXT_EVENTS_GOT=1
     while read -r -t 0 -u "$fd" && read -r -u "$fd" _; do :; done
 }
 

@@ -151,13 +151,23 @@ check_services() {
     return "$all_healthy"
 }
 
-# Waits until every one of SERVICES has a container that is running and healthy by
-# Docker's healthcheck, printing each one as it gets there. Gives up early
-# when a container stops or restarts (a crash loop never turns healthy), and
-# at the deadline. Returns 1, after showing diagnostics, when it gives up.
+# Waits until every one of SERVICES has a container that is running and
+# healthy by Docker's healthcheck, printing each one as it gets there, and
+# every PROGRESS_SECONDS what it still waits for. Gives up early when a
+# container stops or restarts (a crash loop never turns healthy) or its
+# healthcheck never runs (an engine without healthcheck timers), and at
+# the deadline. Returns 1, after showing diagnostics, when it gives up.
 # With --probe-into DIR, each service's client probe (probe_service) starts
 # the moment it is healthy, beside the wait for the others, and its line is
 # in DIR/SERVICE when this returns 0.
+#
+# A `compose up` running in the background (compose_up_in_background) is
+# part of the wait: the deadline covers Compose's own wait for a healthy
+# dependency, a failed `up` ends the wait, and a service counts as healthy
+# only once `up` has returned (until then its container may be an old one
+# that `up` is about to replace, and one not created or started yet is
+# simply not there yet). With --up-only (start.sh --no-wait) the wait ends
+# when `up` has returned: the services are only watched, to report on.
 #
 # It looks again the moment the engine reports a start, a death, a restart
 # or a health status of the project's containers, so a service is seen
@@ -165,68 +175,229 @@ check_services() {
 # looks every 0.25 s. One `docker inspect` for all the project's containers,
 # keyed by their Compose service label, keeps a look cheap: the services
 # start on the same CPUs.
-# Usage: wait_until_healthy [--probe-into DIR] TIMEOUT SERVICE...
+# Usage: wait_until_healthy [--probe-into DIR] [--up-only] TIMEOUT SERVICE...
 wait_until_healthy() {
-    local probes=""
-    if [[ "$1" == --probe-into ]]; then
-        probes="$2"
-        shift 2
-    fi
-    local timeout="$1" began="$SECONDS" service id state health restarts failure="" events events_pid
+    local probes="" up_only=false
+    while [[ "$1" == --* ]]; do
+        case "$1" in
+            --probe-into) probes="$2"; shift 2 ;;
+            --up-only) up_only=true; shift ;;
+            *) die "wait_until_healthy: no option $1" ;;
+        esac
+    done
+    local timeout="$1" began="$SECONDS" service id state health restarts logged healthcheck
+    local failure="" diagnose=true up=ended listed=false events changed_by
+    local next_report=$((SECONDS + PROGRESS_SECONDS))
     shift
-    local -a pending=("$@") still=() containers=() probing=()
-    local -A status=() restarts_before=()
-    follow_project_events events events_pid
-    mapfile -t containers < <(container_ids "$(project_containers)")
-    step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
-    while ((${#pending[@]} > 0)); do
+    local -a pending=("$@") still=() containers=() probing=() described=()
+    local -A status=() restarts_before=() running_since=()
+    defer_signals true
+    follow_project_events events
+    $up_only || step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
+    while :; do
+        handle_pending_signal
+        up=ended
+        ! compose_up_running || up=running
+        if [[ -n "$_UP_STATUS" && "$_UP_STATUS" != 0 ]]; then
+            # Compose exits 130 when it was interrupted itself.
+            ((_UP_STATUS != EXIT_INTERRUPTED)) || _on_interrupt
+            failure="docker compose up failed (see above)"
+            pending=("$@")
+            break
+        fi
+        # --no-wait: once `up` has returned, the wait is over.
+        if [[ "$up" == ended ]] && $up_only; then
+            pending=()
+            break
+        fi
+        # While `up` runs it creates containers: list them at every look,
+        # and once more when it has returned.
+        if [[ "$up" == running ]] || ! $listed; then
+            mapfile -t containers < <(container_ids "$(project_containers)")
+            [[ "$up" == running ]] || listed=true
+        fi
         status=()
-        while read -r service id state health restarts; do
-            status[$service]="$id $state $health $restarts"
+        while read -r service id state health restarts logged healthcheck; do
+            # Newest first: a container `up` is replacing is the older one.
+            [[ -n "${status[$service]:-}" ]] || status[$service]="$id $state $health $restarts $logged $healthcheck"
         done < <(container_states "${containers[@]}")
         still=()
+        described=()
         for service in "${pending[@]}"; do
-            read -r id state health restarts <<<"${status[$service]:-none missing none 0}"
+            read -r id state health restarts logged healthcheck <<<"${status[$service]:-none missing none 0 0 null}"
             # The count seen first is the baseline: any later restart is a crash.
-            : "${restarts_before[$service]:=$restarts}"
-            if [[ "$state $health" == "running healthy" || "$state $health" == "running none" ]]; then
+            : "${restarts_before[$id]:=$restarts}"
+            [[ "$state" != running || -n "${running_since[$id]:-}" ]] || running_since[$id]="$SECONDS"
+            if [[ "$up" == ended && ("$state $health" == "running healthy" || "$state $health" == "running none") ]] && ! $up_only; then
                 ok "$service is healthy ($((SECONDS - began))s)"
                 if [[ -n "$probes" ]]; then
                     probe_service "$service" "$id" >"$probes/$service" &
                     probing+=("$!")
                 fi
-            elif [[ "$state" != running && "$state" != restarting && "$state" != created ]]; then
-                failure="$service is not running ($state $health)"
-            elif ((restarts > restarts_before[$service])); then
+                continue
+            elif ((restarts > restarts_before[$id])); then
                 failure="$service restarted while starting: it is crashing"
-            else
-                still+=("$service")
+            elif [[ "$up" == ended && "$state" != running && "$state" != restarting && "$state" != created ]]; then
+                failure="$service is not running ($state $health)"
+                changed_by="$(lock_taken_since_release)"
+                if [[ -n "$changed_by" ]]; then
+                    failure="$service stopped while $SCRIPT_NAME waited for it to be healthy: $changed_by changed the stack meanwhile; nothing more was done"
+                    diagnose=false
+                fi
+            elif [[ "$health" == starting && "$logged" == 0 ]] &&
+                _healthcheck_never_ran "$((SECONDS - ${running_since[$id]:-$SECONDS}))" "$healthcheck"; then
+                failure="$(_no_healthchecks_message "$service" "$((SECONDS - running_since[$id]))")"
             fi
             [[ -z "$failure" ]] || break
+            still+=("$service")
+            described+=("$service $(_state_words "$state" "$health")")
         done
-        [[ -z "$failure" ]] || break
-        pending=("${still[@]}")
-        ((${#pending[@]} > 0)) || break
-        if ((SECONDS - began >= timeout)); then
-            failure="timed out after ${timeout}s waiting for $(join_by_comma "${pending[@]}")"
+        if [[ -n "$failure" ]]; then
+            pending=("$service")
             break
         fi
-        # A second at most between looks: the deadline and a crash that
-        # sends no event are still noticed.
-        if [[ -n "$events" ]] && ! next_events "$events" 1; then
-            exec {events}<&-
-            events=""
+        pending=("${still[@]}")
+        if [[ "$up" == ended ]] && ((${#pending[@]} == 0)); then
+            pending=()
+            break
         fi
-        [[ -n "$events" ]] || sleep 0.25
+        if ((SECONDS - began >= timeout)); then
+            # Those still starting, not those only `up` kept from counting.
+            mapfile -t pending < <(_not_healthy "${described[@]}")
+            failure="$(_timed_out_message "$timeout" "$up_only" "$up" "${pending[@]}")"
+            break
+        fi
+        if ((SECONDS >= next_report)); then
+            info "  still waiting ($((SECONDS - began))s of ${timeout}s): $(_join_semicolon "${described[@]}")$([[ "$up" == ended ]] || printf '; docker compose up still running')"
+            next_report=$((SECONDS + PROGRESS_SECONDS))
+        fi
+        _await_news events "$up"
     done
     [[ -z "$events" ]] || exec {events}<&-
-    kill "$events_pid" 2>/dev/null || true
+    stop_following_events
+    # A failure while `up` still runs: it is stopped (quietly) first.
+    stop_compose_up
     # A probe still writing when the caller removes DIR would say so.
     ((${#probing[@]} == 0)) || wait "${probing[@]}" || true
+    defer_signals false
     [[ -n "$failure" ]] || return 0
     error "$failure"
-    _give_up "${pending[@]}"
+    ! $diagnose || _give_up "${pending[@]}"
     return 1
+}
+
+# How often a wait says what it still waits for.
+readonly PROGRESS_SECONDS=10
+
+# Until the next event on the stream in FD_VAR, at most a second; while
+# `up` runs (UP is "running"), also until it returns, looked at ten times a
+# second with builtins only. Without a stream (it ended), 0.25 s (0.1 s
+# while `up` runs).
+# Usage: _await_news FD_VAR UP
+_await_news() {
+    local -n _news="$1"
+    local up="$2" tenths
+    if [[ -z "$_news" ]]; then
+        if [[ "$up" == running ]]; then sleep 0.1; else sleep 0.25; fi
+    elif [[ "$up" != running ]]; then
+        next_events "$_news" 1 || { exec {_news}<&-; _news=""; }
+    else
+        for ((tenths = 0; tenths < 10; tenths++)); do
+            if ! next_events "$_news" 0.1; then
+                exec {_news}<&-
+                _news=""
+                return
+            fi
+            ((_NEXT_EVENTS_GOT == 0)) && [[ -z "$_PENDING_SIGNAL" ]] || return 0
+            compose_up_running || return 0
+        done
+    fi
+}
+
+# "running, health starting", "created, not started", ... for a progress line.
+_state_words() {
+    local state="$1" health="$2"
+    case "$state $health" in
+        "missing "*) printf 'not created yet' ;;
+        "created "*) printf 'created, not started' ;;
+        "running none") printf 'running' ;;
+        "running "*) printf 'running, health %s' "$health" ;;
+        *) printf '%s' "$state" ;;
+    esac
+}
+
+_join_semicolon() {
+    local text
+    text="$(printf '%s; ' "$@")"
+    printf '%s' "${text%; }"
+}
+
+# The services of "SERVICE WORDS" lines that are not healthy, one a line.
+_not_healthy() {
+    local line
+    for line in "$@"; do
+        [[ "$line" == *" running, health healthy" || "$line" == *" running" ]] || printf '%s\n' "${line%% *}"
+    done
+}
+
+# What a wait that timed out waited for: the services not healthy yet, or
+# `up` itself.
+# Usage: _timed_out_message TIMEOUT UP_ONLY UP NOT_HEALTHY...
+_timed_out_message() {
+    local timeout="$1" up_only="$2" up="$3"
+    shift 3
+    printf 'timed out after %ss waiting for ' "$timeout"
+    if $up_only || (($# == 0)); then
+        printf 'docker compose up'
+        (($# == 0)) || printf ' (not healthy yet: %s)' "$(join_by_comma "$@")"
+    else
+        printf '%s' "$(join_by_comma "$@")"
+    fi
+    [[ "$up" != running ]] || printf '; docker compose up was stopped'
+}
+
+# Whether a healthcheck that has logged no probe in the SECONDS its
+# container has run never will: the engine runs the first probe within one
+# interval (start_interval, during a start_period at least that long), and
+# logs it at most its timeout later. Twice the interval, the timeout and
+# 10 s more is past any engine that runs healthchecks at all.
+# Usage: _healthcheck_never_ran SECONDS HEALTHCHECK_JSON
+_healthcheck_never_ran() {
+    local seconds="$1" json="$2" interval timeout start_interval start_period
+    # 10 s is below any answer: no need to read the JSON before.
+    ((seconds > 10)) && [[ "$json" != null && -n "$json" ]] || return 1
+    interval="$(_nanoseconds "$json" Interval 30000000000)"
+    timeout="$(_nanoseconds "$json" Timeout 30000000000)"
+    start_interval="$(_nanoseconds "$json" StartInterval 0)"
+    start_period="$(_nanoseconds "$json" StartPeriod 0)"
+    if ((start_interval > 0 && start_period >= start_interval && start_interval < interval)); then
+        interval="$start_interval"
+    fi
+    ((seconds * 1000000000 > 2 * interval + timeout + 10000000000))
+}
+
+# A duration of the healthcheck JSON in nanoseconds, or DEFAULT when it is
+# absent or 0 (the engine's default then).
+# Usage: _nanoseconds JSON KEY DEFAULT
+_nanoseconds() {
+    if [[ "$1" =~ \"$2\":([0-9]+) ]] && ((BASH_REMATCH[1] > 0)); then
+        printf '%s' "${BASH_REMATCH[1]}"
+    else
+        printf '%s' "$3"
+    fi
+}
+
+_no_healthchecks_message() {
+    local service="$1" seconds="$2" engine="this engine"
+    [[ "$(docker version --format '{{.Server.Os}} {{range .Server.Components}}{{.Name}} {{end}}' 2>/dev/null)" != *[Pp]odman* ]] ||
+        engine="Podman"
+    printf "%s's healthcheck has not run once in the %ss its container has run: %s runs no healthchecks, so it never turns healthy" \
+        "$service" "$seconds" "$engine"
+    if [[ "$engine" == Podman ]]; then
+        printf ' (Podman runs them from systemd timers: it needs systemd; see Podman in the README)'
+    else
+        printf ' (on Podman, healthchecks need systemd; see Podman in the README)'
+    fi
 }
 
 _give_up() {

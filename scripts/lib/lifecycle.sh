@@ -37,7 +37,10 @@ bring_up() {
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
     fi
     start_services "${named[@]}" -- "${targets[@]}"
+    # The timeout runs from here: it covers Compose's own wait for a
+    # healthy dependency as well as ours.
     if ! "$wait"; then
+        wait_until_healthy --up-only "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
         ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
         return 0
     fi
@@ -112,19 +115,19 @@ neighbour_port() {
     if (($1 < 65535)); then printf '%s' "$(($1 + 1))"; else printf '%s' "$(($1 - 1))"; fi
 }
 
+# Starts `up` for SERVICES in the background; the wait that follows
+# (wait_until_healthy) watches it, and reports its failure with the
+# diagnostics of TARGETS (what `up` starts: the services and their
+# dependencies). Once `up` has returned, this command changes nothing more:
+# the clone's lock is released, and stop.sh need not wait for the health
+# wait.
 # Usage: start_services [SERVICE...] -- TARGET...
-# TARGETS are what `up` starts (the services and their dependencies): their
-# diagnostics are shown when `up` fails.
 start_services() {
     local -a named=()
     while [[ "$1" != -- ]]; do named+=("$1"); shift; done
     shift
     step "Starting $(described "${named[@]}") (project $(project_name), Compose $COMPOSE_VERSION, $(current_healthcheck_path) healthchecks)..."
-    if ! compose_up "${named[@]}" -- "$@"; then
-        error "docker compose up failed (see above)"
-        _give_up "$@"
-        exit "$EXIT_FAILURE"
-    fi
+    compose_up_in_background --release-lock "${named[@]}" -- "$@"
 }
 
 # After Docker says "healthy", check what a client would do. A password
@@ -236,7 +239,7 @@ parse_bring_up_args() {
         case "$1" in
             -h | --help) usage; exit 0 ;;
             --no-wait) _wait=false; shift ;;
-            --timeout) need_value "$@"; require_seconds "$1" "$2"; _timeout="$2"; shift 2 ;;
+            --timeout) need_value "$@"; require_seconds "$1" "$2"; _timeout="$((10#$2))"; shift 2 ;;
             -*) unknown_option "$1" "--no-wait --timeout -h --help" ;;
             *) require_service_syntax "$1"; _services+=("$1"); shift ;;
         esac

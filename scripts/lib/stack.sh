@@ -116,7 +116,13 @@ _flock_lock() {
         warn "waiting for $(_lock_holder "$LOCK_FILE") in this clone to finish..."
         flock "$_LOCK_FD"
     fi
-    printf '%s (pid %s)\n' "$SCRIPT_NAME" "$$" >"$LOCK_FILE"
+    _lock_holder_line >"$LOCK_FILE"
+}
+
+# Who holds the lock, as the lock file names it; the file keeps naming the
+# last command that took the lock after it is released.
+_lock_holder_line() {
+    printf '%s (pid %s)\n' "$SCRIPT_NAME" "$$"
 }
 
 _mkdir_lock() {
@@ -132,9 +138,39 @@ _mkdir_lock() {
         sleep 0.5
     done
     printf '%s\n' "$$" >"$folder/pid"
-    printf '%s (pid %s)\n' "$SCRIPT_NAME" "$$" >"$folder/holder"
+    _lock_holder_line >"$folder/holder"
+    _lock_holder_line >"$LOCK_FILE" 2>/dev/null || true
     _LOCK_FD="mkdir"
-    at_exit "rm -rf $(printf '%q' "$folder")"
+    at_exit release_stack_lock
+}
+
+# Lets another command of this clone run before this one ends: for a
+# command that will not change the stack or .env.infra again (start.sh once
+# `up` has returned, and only the health wait is left).
+release_stack_lock() {
+    local folder="$LOCK_FILE.d" owner
+    case "$_LOCK_FD" in
+        "" | released) return 0 ;;
+        mkdir)
+            # Only our own folder: another command may hold the lock by now.
+            { read -r owner <"$folder/pid"; } 2>/dev/null || owner=""
+            [[ "$owner" != "$$" ]] || rm -rf "$folder" ;;
+        *)
+            # Unlocked, not just closed: the event stream and `up` share the
+            # descriptor, and would hold the lock while they run.
+            flock -u "$_LOCK_FD" || true
+            exec {_LOCK_FD}>&- ;;
+    esac
+    _LOCK_FD="released"
+}
+
+# The command that took this clone's lock after this one released it (e.g.
+# "stop.sh (pid 42)"), or nothing.
+lock_taken_since_release() {
+    local holder
+    [[ "$_LOCK_FD" == released ]] || return 0
+    holder="$(cat "$LOCK_FILE" 2>/dev/null)" || return 0
+    [[ -z "$holder" || "$holder" == "$(_lock_holder_line)" ]] || printf '%s' "$holder"
 }
 
 # --- Clean-up at exit ----------------------------------------------------------------
@@ -146,9 +182,13 @@ at_exit() {
     trap _run_exit_hooks EXIT
 }
 
+# Each hook runs once: a signal's handler runs them before its last words,
+# and the exit after it finds none left.
 _run_exit_hooks() {
     local hook
-    for hook in "${_EXIT_HOOKS[@]}"; do
+    local -a hooks=("${_EXIT_HOOKS[@]}")
+    _EXIT_HOOKS=()
+    for hook in "${hooks[@]}"; do
         eval "$hook" || true
     done
 }

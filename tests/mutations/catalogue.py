@@ -197,15 +197,28 @@ MUTATIONS = (
                  E + "test_one_data_folder.py::test_a_second_project_in_the_same_clone_is_refused_naming_the_running_server")),
     Mutation(
         "lib-health-misses-a-crash-loop", "scripts/lib/health.sh",
-        "elif ((restarts > restarts_before[$service])); then", "elif false; then",
+        "elif ((restarts > restarts_before[$id])); then", "elif false; then",
         "start.sh: restarted while starting: it is crashing (long before the timeout)",
         "unit", (U + "test_wait_for_health.py::test_a_container_restarting_while_it_starts_is_called_crashing_at_once",
                  R + "test_hostile_input.py::test_a_crash_looping_postgres_is_called_crashing_long_before_the_timeout")),
     Mutation(
-        "lib-health-leaves-the-event-stream-running", "scripts/lib/health.sh",
-        'kill "$events_pid" 2>/dev/null || true', ": the stream is left running",
+        "lib-health-leaves-the-event-stream-running", "scripts/lib/compose.sh",
+        'kill "$_EVENTS_PID" 2>/dev/null || true', ": the stream is left running",
         "start.sh waits, then returns: nothing of it keeps running",
-        "e2e", (E + "test_journey.py::test_start_leaves_no_process_of_its_own_behind",)),
+        "e2e", (E + "test_journey.py::test_start_leaves_no_process_of_its_own_behind",
+                E + "test_waits_and_interrupts.py::test_sigterm_during_the_wait_ends_every_process_of_start")),
+    Mutation(
+        "lib-health-waits-for-up-before-the-deadline", "scripts/lib/health.sh",
+        "        if ((SECONDS - began >= timeout)); then",
+        '        if [[ "$up" == ended ]] && ((SECONDS - began >= timeout)); then',
+        "start.sh --timeout bounds every wait, Compose's own wait for a healthy dependency too",
+        "unit", (U + "test_waits_and_signals.py::test_start_gives_up_at_its_timeout_while_compose_up_still_waits",
+                 E + "test_waits_and_interrupts.py::test_start_gives_up_at_its_timeout_while_compose_waits_for_an_unhealthy_dependency")),
+    Mutation(
+        "lib-common-sigterm-kills-at-once", "scripts/lib/common.sh",
+        "trap _on_terminate TERM\n", "",
+        "SIGTERM ends start.sh and everything it started (exit 143)",
+        "unit", (U + "test_waits_and_signals.py::test_sigterm_ends_start_and_everything_it_started_with_exit_143",)),
     Mutation(
         "lib-lifecycle-skips-the-port-check", "scripts/lib/lifecycle.sh",
         'port_in_use "$host" "$port" || continue', "continue",

@@ -15,7 +15,12 @@ answers the way the real CLI does in the situation the environment describes:
                           "Config": {"Labels"}, "Mounts": [{"Type",
                           "Source", "Destination"}]}, plus "Ports" as
                           `docker ps` prints them); default: none
-  FAKE_DOCKER_COMPOSE_SLEEP  seconds `compose up` takes
+  FAKE_DOCKER_COMPOSE_SLEEP  seconds `compose up` takes (e.g. a long time: it
+                          waits for a dependency that never turns healthy).
+                          Meanwhile it handles SIGINT and SIGTERM as the real
+                          ones do: Compose v2 catches both, prints an empty
+                          line and exits 130; v1 says "Aborting." and exits 1
+                          on SIGINT, and dies of SIGTERM.
   FAKE_DOCKER_VERSION_SLEEP  seconds `docker version` takes
   FAKE_DOCKER_API_VERSION the engine's API version (default 1.47)
   FAKE_DOCKER_COMPOSE_VERSION  what `docker compose version` says (default
@@ -42,7 +47,8 @@ inspect` shows them by ID, ID prefix or name (--format), rendering the parts
 of Go's templates the scripts use; a flag, filter or template action it does
 not know is an error, never ignored. A name it does not know is "No such
 object" (exit 1), as with the real CLI. `compose up/stop/down/logs/run` only
-record their arguments.
+record their arguments. `docker events` streams nothing until it is
+killed, as the real one with nothing to report.
 `compose config` reads the compose files the way Compose picks them (-f,
 COMPOSE_FILE, docker-compose.yml and its override), interpolates ${VAR:-x}
 from the environment, and prints services, depends_on and ports in Compose
@@ -94,6 +100,10 @@ def split_compose_args(args: list[str]) -> tuple[list[str], list[str]]:
 # written out whole, with only os, sys and json, because scripts call docker
 # many times a run and Python's start-up is most of a call's cost.
 _FAKE_PROGRAM = r'''
+# First, before any import that takes time: the real CLI (a Go program)
+# dies of Ctrl-C without a word, where Python would print a traceback.
+import _signal
+_signal.signal(_signal.SIGINT, _signal.SIG_DFL)
 import json, os, re, sys
 
 VALUE_OPTIONS = __VALUE_OPTIONS__
@@ -114,6 +124,25 @@ def pause(variable):
     if environ.get(variable):
         import time
         time.sleep(float(environ[variable]))
+
+
+def handle_signals_as_compose(v1):
+    """What `up` does on Ctrl-C or SIGTERM, as measured with Compose 2.40.3
+    and 1.29.2: v2 cancels and exits 130 (not by the signal: a shell that
+    waits for it sees a normal exit) after an empty line on stderr; v1 says
+    "Aborting." and exits 1 on SIGINT, and dies of SIGTERM. Both catch
+    SIGINT even when it was ignored at their start (Go's signal.Notify
+    does)."""
+    def cancelled(signum, frame):
+        if v1:
+            print("Aborting.", file=sys.stderr, flush=True)
+            os._exit(1)
+        print(file=sys.stderr, flush=True)
+        os._exit(130)
+
+    _signal.signal(_signal.SIGINT, cancelled)
+    if not v1:
+        _signal.signal(_signal.SIGTERM, cancelled)
 
 
 def interpolate(text):
@@ -247,6 +276,7 @@ def compose(version, args, plugin=False):
     if command[:1] == ["config"]:
         return compose_config(options, command)
     if command[:1] == ["up"]:
+        handle_signals_as_compose(program == "docker-compose")
         pause("FAKE_DOCKER_COMPOSE_SLEEP")
     output = environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
     if output:
@@ -479,6 +509,12 @@ def docker(args):
         return guarded(ps, args[1:])
     if args[:1] == ["inspect"]:
         return guarded(inspect, args[1:])
+    if args[:1] == ["events"]:
+        # A stream that ends only when it is killed, as the real one; nothing
+        # the fake engine holds starts, dies or turns healthy.
+        import time
+        while True:
+            time.sleep(3600)
     if args[:1] in (["port"], ["logs"], ["exec"]):
         print("Error: No such object: " + (args[-1] if len(args) > 1 else ""), file=sys.stderr)
         return 1

@@ -183,7 +183,8 @@ def test_bad_timeout_is_a_usage_error(harness, script, value):
     assert result.returncode == 2, result
     line = one_line_error(result)
     assert "--timeout" in line
-    if value in ("0", "abc", "1.5", "10s"):
+    # A negative number is a value, and a wrong one: not a missing value.
+    if value in ("0", "abc", "-5", "1.5", "10s"):
         assert "whole number of seconds greater than 0" in line and f"'{value}'" in line
     else:
         assert "--timeout needs a value" in line
@@ -202,6 +203,7 @@ def test_timeout_with_a_leading_zero_is_a_number_of_seconds(harness):
 @pytest.mark.parametrize(("args", "message"), [
     (["--tail"], "--tail needs a value"),
     (["--tail", "ten"], "--tail takes a whole number of lines, not 'ten'"),
+    (["--tail", "-5"], "--tail takes a whole number of lines, not '-5'"),
     (["--since", "yesterday"], "--since takes a duration such as 10m or 2h"),
     (["--since", "10m; rm -rf /"], "--since takes a duration"),
 ])

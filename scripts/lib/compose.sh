@@ -386,13 +386,14 @@ container_ids() {
 # engine has logged (0 before the first one ends); HEALTHCHECK is the
 # container's healthcheck as JSON ("null": none), to the end of the line:
 # older engines lack some of its keys, which a template cannot name. A
-# container removed meanwhile is just not listed.
+# container removed meanwhile is just not listed (the engine prints an
+# empty line for it).
 # Usage: container_states ID...
 container_states() {
     (($# > 0)) || return 0
     docker inspect --format \
         '{{index .Config.Labels "com.docker.compose.service"}} {{.ID}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}} {{.RestartCount}} {{len .State.Health.Log}}{{else}}none {{.RestartCount}} 0{{end}} {{json .Config.Healthcheck}}' \
-        "$@" 2>/dev/null || true
+        "$@" 2>/dev/null | awk 'NF' || true
 }
 
 # The same for each service's newest container in the listing CONTAINERS

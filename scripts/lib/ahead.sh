@@ -1,36 +1,12 @@
 # shellcheck shell=bash
-# Asking ahead. Before start.sh can start anything it needs three answers:
-# Compose's version, the engine's API version and the resolved
-# configuration (~0.09, ~0.03 and ~0.15 s here). None depends on another,
-# so ask_ahead sends the questions at once, in the background, and
-# detect_compose, require_daemon and compose_model each take the answer
-# when it is the one they would have asked for, and ask afresh otherwise.
-# The checks, and their messages, come in the same order as without it.
-# Sourced, never run.
+# Asking ahead: a question (a command) sent in the background now, and its
+# answer taken later by whoever would have asked it, or asked afresh when
+# nobody asked ahead, or asked another Compose. Which questions start.sh
+# sends is ask_ahead's business (lib/services.sh); the functions that take
+# the answers call `answer`. Sourced, never run.
 
 declare -A _AHEAD_FD=() _AHEAD_KEY=()
 _AHEAD_DIR=""
-
-# Asks each of WHAT ahead: compose (Compose's version), engine (the
-# engine's API version), model (the resolved configuration). Compose is
-# asked through COMPOSE_COMMAND, else the plugin: the command detect_compose
-# tries first.
-# Usage: ask_ahead WHAT...
-ask_ahead() {
-    local what
-    local -a guess=(docker compose)
-    # Without docker there is nothing to ask; after detection, no need.
-    command -v docker >/dev/null 2>&1 && ((${#COMPOSE[@]} == 0)) || return 0
-    [[ -z "${COMPOSE_COMMAND:-}" ]] || read -r -a guess <<<"$COMPOSE_COMMAND"
-    for what in "$@"; do
-        case "$what" in
-            compose) _ask compose-version "${guess[*]}" "${guess[@]}" version --short ;;
-            engine) _ask engine-api docker docker version --format '{{.Server.APIVersion}}' ;;
-            model) _ask model "${guess[*]}" _resolved_config_by "${guess[@]}" ;;
-            *) die "ask_ahead: no question '$what'" ;;
-        esac
-    done
-}
 
 # The answer to the question NAME if it was asked ahead with KEY (the
 # Compose command it went to): its output, its errors on stderr, its
@@ -72,12 +48,4 @@ _ask() {
     )
     _AHEAD_FD[$name]="$fd"
     _AHEAD_KEY[$name]="$key"
-}
-
-# compose config through the Compose command given, in this subshell.
-# Without the fast overlay's -f (the path is not chosen yet): it changes
-# healthchecks only, which the model does not read.
-_resolved_config_by() {
-    COMPOSE=("$@")
-    resolved_config
 }

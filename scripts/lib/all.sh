@@ -27,14 +27,16 @@ esac
 _lib_dir="$(dirname -- "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/lib/common.sh
 source "$_lib_dir/common.sh"
+# shellcheck source=scripts/lib/lock.sh
+source "$_lib_dir/lock.sh"
+# shellcheck source=scripts/lib/ahead.sh
+source "$_lib_dir/ahead.sh"
 # shellcheck source=scripts/lib/services.sh
 source "$_lib_dir/services.sh"
 # shellcheck source=scripts/lib/env.sh
 source "$_lib_dir/env.sh"
 # shellcheck source=scripts/lib/compose.sh
 source "$_lib_dir/compose.sh"
-# shellcheck source=scripts/lib/ahead.sh
-source "$_lib_dir/ahead.sh"
 # shellcheck source=scripts/lib/stack.sh
 source "$_lib_dir/stack.sh"
 # shellcheck source=scripts/lib/health.sh

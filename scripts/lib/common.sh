@@ -248,6 +248,11 @@ join_by_comma() {
     printf '%s' "${joined//,/, }"
 }
 
+# "postgres, redis", or "the stack" when no service is named.
+described() {
+    if (($# > 0)); then join_by_comma "$@"; else printf 'the stack'; fi
+}
+
 # A string made safe to put between double quotes in JSON.
 json_escape() {
     local text="$1"
@@ -257,21 +262,6 @@ json_escape() {
     text="${text//$'\r'/\\r}"
     text="${text//$'\n'/\\n}"
     printf '%s' "$text" | LC_ALL=C tr -d '\000-\010\013\014\016-\037'
-}
-
-# Parses "[SERVICE...]" and -h/--help, for scripts with no other option, into
-# the caller's array RESULT. Usage: parse_services RESULT ARG...
-parse_services() {
-    local -n _parsed="$1"
-    shift
-    _parsed=()
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -*) unknown_option "$1" "-h --help" ;;
-            *) require_service_syntax "$1"; _parsed+=("$1"); shift ;;
-        esac
-    done
 }
 
 # PATH with every symlink along the way followed to the file it names
@@ -284,4 +274,24 @@ resolve_symlinks() {
         path="$link"
     done
     printf '%s' "$path"
+}
+
+# --- Clean-up at exit ---------------------------------------------------------
+
+# Commands to run when the script exits, however it exits, in order.
+_EXIT_HOOKS=()
+at_exit() {
+    _EXIT_HOOKS+=("$1")
+    trap _run_exit_hooks EXIT
+}
+
+# Each hook runs once: a signal's handler runs them before its last words,
+# and the exit after it finds none left.
+_run_exit_hooks() {
+    local hook
+    local -a hooks=("${_EXIT_HOOKS[@]}")
+    _EXIT_HOOKS=()
+    for hook in "${hooks[@]}"; do
+        eval "$hook" || true
+    done
 }

@@ -467,43 +467,6 @@ last_health_output() {
         "$1" 2>/dev/null | sed -n '$p' | sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
 }
 
-# Copies stdin to stdout with every secret from .env.infra replaced by ****:
-# a service that logs a connection string must not leak it through us. The
-# secrets reach awk through its environment, not its command line.
-redact_secrets() {
-    local name index=0
-    # A subshell: the exported secrets end with it.
-    (
-        while IFS= read -r name; do
-            [[ -n "${!name:-}" && "${!name}" != "$PLACEHOLDER" ]] || continue
-            index=$((index + 1))
-            export "REDACT_$index=${!name}"
-        done < <(secret_names)
-        # mawk fills its input buffer before it processes a line, which would
-        # hold back `logs -f` output; -W interactive makes it line by line.
-        local awk_options=()
-        if awk -W version 2>/dev/null | grep -qi mawk; then
-            awk_options=(-W interactive)
-        fi
-        REDACT_COUNT="$index" awk "${awk_options[@]}" '
-            BEGIN { n = ENVIRON["REDACT_COUNT"] + 0
-                    for (i = 1; i <= n; i++) secret[i] = ENVIRON["REDACT_" i] }
-            {
-                line = $0
-                for (i = 1; i <= n; i++) {
-                    out = ""
-                    while ((at = index(line, secret[i])) > 0) {
-                        out = out substr(line, 1, at - 1) "****"
-                        line = substr(line, at + length(secret[i]))
-                    }
-                    line = out line
-                }
-                print line
-                fflush()
-            }'
-    )
-}
-
 # What a person needs when a service is not healthy: its state, its last
 # health probe and its last log lines, plus the command to see more.
 show_diagnostics() {
@@ -561,23 +524,4 @@ exec_in_service() {
 # The ids of this project's networks.
 project_networks() {
     docker network ls -q --filter "label=com.docker.compose.project=$(project_name)"
-}
-
-# Runs a shell command as root in a throw-away container of SERVICE, with
-# the service's volumes mounted; no ports are published, nothing else
-# starts. Compose creates the project's network for it if the stack is
-# down: that network is removed again, so the stack is left as it was.
-# Stdin is the caller's. Refused, before anything is created, while a
-# container other than this project's own SERVICE has its data folder
-# mounted (see require_free_data_folders).
-# Usage: in_service_container SERVICE COMMAND
-in_service_container() {
-    local service="$1" command="$2" networks_before status=0
-    require_free_data_folders "$(running_containers)" "$service"
-    networks_before="$(project_networks 2>/dev/null)" || networks_before=""
-    compose run --rm --no-deps -T --user 0 --entrypoint sh "$service" -c "$command" || status=$?
-    if [[ -z "$networks_before" ]]; then
-        project_networks 2>/dev/null | xargs -r docker network rm >/dev/null 2>&1 || true
-    fi
-    return "$status"
 }

@@ -465,3 +465,42 @@ export_secret_stand_ins() {
         [[ -n "${!name:-}" ]] || export "$name=$PLACEHOLDER"
     done < <(secret_names)
 }
+
+# --- Keeping secrets out of output --------------------------------------------
+
+# Copies stdin to stdout with every secret from .env.infra replaced by ****:
+# a service that logs a connection string must not leak it through us. The
+# secrets reach awk through its environment, not its command line.
+redact_secrets() {
+    local name index=0
+    # A subshell: the exported secrets end with it.
+    (
+        while IFS= read -r name; do
+            [[ -n "${!name:-}" && "${!name}" != "$PLACEHOLDER" ]] || continue
+            index=$((index + 1))
+            export "REDACT_$index=${!name}"
+        done < <(secret_names)
+        # mawk fills its input buffer before it processes a line, which would
+        # hold back `logs -f` output; -W interactive makes it line by line.
+        local awk_options=()
+        if awk -W version 2>/dev/null | grep -qi mawk; then
+            awk_options=(-W interactive)
+        fi
+        REDACT_COUNT="$index" awk "${awk_options[@]}" '
+            BEGIN { n = ENVIRON["REDACT_COUNT"] + 0
+                    for (i = 1; i <= n; i++) secret[i] = ENVIRON["REDACT_" i] }
+            {
+                line = $0
+                for (i = 1; i <= n; i++) {
+                    out = ""
+                    while ((at = index(line, secret[i])) > 0) {
+                        out = out substr(line, 1, at - 1) "****"
+                        line = substr(line, at + length(secret[i]))
+                    }
+                    line = out line
+                }
+                print line
+                fflush()
+            }'
+    )
+}

@@ -54,11 +54,6 @@ bring_up() {
     print_summary "$model" "${targets[@]}"
 }
 
-# "postgres, redis", or "the stack" when no service is named.
-described() {
-    if (($# > 0)); then join_by_comma "$@"; else printf 'the stack'; fi
-}
-
 # Docker bind-mounts the services' data from volumes/. On a read-only folder
 # `up` would fail only after creating the network and containers.
 check_volumes_writable() {

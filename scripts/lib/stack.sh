@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A stack belongs to its clone, and changes it one command at a time.
+# A stack belongs to its clone, and one data folder to one server.
 # Sourced, never run.
 
 # --- Whose stack is it? -------------------------------------------------------------
@@ -82,113 +82,23 @@ _how_to_stop() {
     fi
 }
 
-# --- One command at a time ---------------------------------------------------------
+# --- A throw-away container on a service's data -------------------------------
 
-readonly LOCK_FILE="$REPO_ROOT/.transbot.lock"
-_LOCK_FD=""
-
-# Commands that change the stack or .env.infra take this clone's lock; a
-# second one waits for the first, saying so, instead of racing it (two
-# `start.sh` on a stopped stack would otherwise both create its network).
-# flock releases the lock when the process ends, however it ends. macOS has
-# no flock: there a lock folder holding the owner's pid stands in, and a
-# folder whose owner is gone is taken over.
-take_stack_lock() {
-    [[ -z "$_LOCK_FD" ]] || return 0
-    if command -v flock >/dev/null 2>&1; then
-        _flock_lock
-    else
-        _mkdir_lock
+# Runs a shell command as root in a throw-away container of SERVICE, with
+# the service's volumes mounted; no ports are published, nothing else
+# starts. Compose creates the project's network for it if the stack is
+# down: that network is removed again, so the stack is left as it was.
+# Stdin is the caller's. Refused, before anything is created, while a
+# container other than this project's own SERVICE has its data folder
+# mounted (see require_free_data_folders).
+# Usage: in_service_container SERVICE COMMAND
+in_service_container() {
+    local service="$1" command="$2" networks_before status=0
+    require_free_data_folders "$(running_containers)" "$service"
+    networks_before="$(project_networks 2>/dev/null)" || networks_before=""
+    compose run --rm --no-deps -T --user 0 --entrypoint sh "$service" -c "$command" || status=$?
+    if [[ -z "$networks_before" ]]; then
+        project_networks 2>/dev/null | xargs -r docker network rm >/dev/null 2>&1 || true
     fi
-}
-
-_lock_holder() {
-    local holder
-    holder="$(cat "$1" 2>/dev/null)" || true
-    printf '%s' "${holder:-another command}"
-}
-
-_flock_lock() {
-    # The braces keep the redirection of errors to this one command.
-    { exec {_LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null ||
-        die "cannot create $LOCK_FILE (the repository folder is not writable by $(id -un)); make it writable, then run ./scripts/$SCRIPT_NAME again"
-    if ! flock -n "$_LOCK_FD"; then
-        warn "waiting for $(_lock_holder "$LOCK_FILE") in this clone to finish..."
-        flock "$_LOCK_FD"
-    fi
-    _lock_holder_line >"$LOCK_FILE"
-}
-
-# Who holds the lock, as the lock file names it; the file keeps naming the
-# last command that took the lock after it is released.
-_lock_holder_line() {
-    printf '%s (pid %s)\n' "$SCRIPT_NAME" "$$"
-}
-
-_mkdir_lock() {
-    local folder="$LOCK_FILE.d" owner waited=false
-    until mkdir "$folder" 2>/dev/null; do
-        owner="$(cat "$folder/pid" 2>/dev/null)" || owner=""
-        if [[ -n "$owner" ]] && ! kill -0 "$owner" 2>/dev/null; then
-            rm -rf "$folder"
-            continue
-        fi
-        $waited || warn "waiting for $(_lock_holder "$folder/holder") in this clone to finish..."
-        waited=true
-        sleep 0.5
-    done
-    printf '%s\n' "$$" >"$folder/pid"
-    _lock_holder_line >"$folder/holder"
-    _lock_holder_line >"$LOCK_FILE" 2>/dev/null || true
-    _LOCK_FD="mkdir"
-    at_exit release_stack_lock
-}
-
-# Lets another command of this clone run before this one ends: for a
-# command that will not change the stack or .env.infra again (start.sh once
-# `up` has returned, and only the health wait is left).
-release_stack_lock() {
-    local folder="$LOCK_FILE.d" owner
-    case "$_LOCK_FD" in
-        "" | released) return 0 ;;
-        mkdir)
-            # Only our own folder: another command may hold the lock by now.
-            { read -r owner <"$folder/pid"; } 2>/dev/null || owner=""
-            [[ "$owner" != "$$" ]] || rm -rf "$folder" ;;
-        *)
-            # Unlocked, not just closed: the event stream and `up` share the
-            # descriptor, and would hold the lock while they run.
-            flock -u "$_LOCK_FD" || true
-            exec {_LOCK_FD}>&- ;;
-    esac
-    _LOCK_FD="released"
-}
-
-# The command that took this clone's lock after this one released it (e.g.
-# "stop.sh (pid 42)"), or nothing.
-lock_taken_since_release() {
-    local holder
-    [[ "$_LOCK_FD" == released ]] || return 0
-    holder="$(cat "$LOCK_FILE" 2>/dev/null)" || return 0
-    [[ -z "$holder" || "$holder" == "$(_lock_holder_line)" ]] || printf '%s' "$holder"
-}
-
-# --- Clean-up at exit ----------------------------------------------------------------
-
-# Commands to run when the script exits, however it exits, in order.
-_EXIT_HOOKS=()
-at_exit() {
-    _EXIT_HOOKS+=("$1")
-    trap _run_exit_hooks EXIT
-}
-
-# Each hook runs once: a signal's handler runs them before its last words,
-# and the exit after it finds none left.
-_run_exit_hooks() {
-    local hook
-    local -a hooks=("${_EXIT_HOOKS[@]}")
-    _EXIT_HOOKS=()
-    for hook in "${hooks[@]}"; do
-        eval "$hook" || true
-    done
+    return "$status"
 }

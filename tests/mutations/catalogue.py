@@ -185,6 +185,11 @@ MUTATIONS = (
         "start.sh finds Compose v2 or v1 by itself",
         "unit", (U + "test_docker_detection.py::test_compose_v1_is_used_when_the_plugin_is_missing",)),
     Mutation(
+        "lib-lock-does-not-wait", "scripts/lib/lock.sh",
+        'flock "$_LOCK_FD"\n', ': "$_LOCK_FD"\n',
+        "commands that change the stack run one at a time: a second one waits for the first",
+        "unit", (U + "test_one_stack_per_clone.py::test_two_starts_at_once_run_one_after_the_other",)),
+    Mutation(
         "lib-stack-takes-over-another-clones-stack", "scripts/lib/stack.sh",
         '[[ ! "$folder" -ef "$REPO_ROOT" ]] || continue', "continue",
         "a stack running from another clone: every script that touches the stack refuses",

@@ -126,6 +126,26 @@ def pause(variable):
         time.sleep(float(environ[variable]))
 
 
+def up_running(work):
+    """Runs WORK as a running `up`. Two at once on one engine race each other
+    (both create the network, then the same containers): the second notes it
+    in FAKE_DOCKER_LOG.overlaps, which tests read."""
+    marker = log + ".up-running" if log else None
+    mine = False
+    if marker:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+            mine = True
+        except FileExistsError:
+            with open(log + ".overlaps", "a", encoding="utf-8") as handle:
+                handle.write(" ".join(args) + "\n")
+    try:
+        work()
+    finally:
+        if mine:
+            os.unlink(marker)
+
+
 def handle_signals_as_compose(v1):
     """What `up` does on Ctrl-C or SIGTERM, as measured with Compose 2.40.3
     and 1.29.2: v2 cancels and exits 130 (not by the signal: a shell that
@@ -277,7 +297,7 @@ def compose(version, args, plugin=False):
         return compose_config(options, command)
     if command[:1] == ["up"]:
         handle_signals_as_compose(program == "docker-compose")
-        pause("FAKE_DOCKER_COMPOSE_SLEEP")
+        up_running(lambda: pause("FAKE_DOCKER_COMPOSE_SLEEP"))
     output = environ.get("FAKE_DOCKER_COMPOSE_OUTPUT")
     if output:
         with open(output, encoding="utf-8") as handle:

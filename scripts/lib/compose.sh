@@ -299,10 +299,13 @@ container_status() {
 
 # The output of the container's most recent health probe, on one line.
 last_health_output() {
-    # %q puts each probe's output on one line; the last line is the newest.
+    # %q puts each probe's output on one line; the last one is the newest.
+    # docker ends the template's output with a newline of its own, so the
+    # last line is an empty one: take the last that is not.
     docker inspect --format \
         '{{if .State.Health}}{{range .State.Health.Log}}{{printf "%q" .Output}}{{"\n"}}{{end}}{{end}}' \
-        "$1" 2>/dev/null | sed -n '$p' | sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
+        "$1" 2>/dev/null | awk 'NF { last = $0 } END { print last }' |
+        sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
 }
 
 # Copies stdin to stdout with every secret from .env.infra replaced by ****:

@@ -177,6 +177,12 @@ MUTATIONS = (
         "start.sh waits, then returns: nothing of it keeps running",
         "e2e", (E + "test_journey.py::test_start_leaves_no_process_of_its_own_behind",)),
     Mutation(
+        "lib-compose-takes-the-empty-last-line", "scripts/lib/compose.sh",
+        "awk 'NF { last = $0 } END { print last }'", "sed -n '$p'",
+        "start.sh and health-check.sh show what a failing health probe said",
+        "unit", (U + "test_override_changes.py::test_health_check_shows_what_the_failing_probe_said",
+                 U + "test_override_changes.py::test_start_shows_the_last_probe_of_a_service_that_gave_up")),
+    Mutation(
         "lib-lifecycle-skips-the-port-check", "scripts/lib/lifecycle.sh",
         'port_in_use "$host" "$port" || continue', "continue",
         "start.sh checks free ports before starting",

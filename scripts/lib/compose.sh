@@ -308,6 +308,21 @@ last_health_output() {
         sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
 }
 
+# "SERVICE HOST_IP PUBLISHED TARGET" for each TCP port the engine publishes
+# for SERVICE's running CONTAINER (the lines of model_ports, as they are
+# now). A stopped container publishes none.
+# Usage: engine_ports SERVICE CONTAINER
+engine_ports() {
+    # e.g. "3000/tcp -> 127.0.0.1:41300" and "3000/tcp -> [::]:41300"
+    docker port "$2" 2>/dev/null | awk -v service="$1" '
+        $1 ~ /\/tcp$/ && $2 == "->" {
+            target = $1; sub(/\/.*/, "", target)
+            port = $3; sub(/.*:/, "", port)
+            host = substr($3, 1, length($3) - length(port) - 1); gsub(/[][]/, "", host)
+            print service, host, port, target
+        }' || true
+}
+
 # Copies stdin to stdout with every secret from .env.infra replaced by ****:
 # a service that logs a connection string must not leak it through us. The
 # secrets reach awk through its environment, not its command line.

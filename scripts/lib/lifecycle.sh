@@ -92,7 +92,7 @@ check_ports() {
     # One engine query for the whole project, e.g. "127.0.0.1:5432->5432/tcp".
     own_ports="$(docker ps --filter "label=com.docker.compose.project=$(project_name)" \
         --format '{{.Ports}}' 2>/dev/null)" || own_ports=""
-    while read -r service host port; do
+    while read -r service host port _; do
         grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
         [[ "$own_ports" != *":$port->"* ]] || continue
         port_in_use "$host" "$port" || continue
@@ -158,19 +158,21 @@ explain_failed_probe() {
     esac
 }
 
-# Where to connect to each of TARGETS.
+# Where to connect to each of TARGETS: the ports of the configuration as
+# Compose resolved it (an override may have moved a built-in one).
 # Usage: print_summary MODEL TARGET...
 print_summary() {
-    local model="$1" service host ports
+    local model="$1" service host ports all_ports
     shift
     host="$(probe_host)"
+    all_ports="$(model_ports "$model")"
     for service in "$@"; do
         case "$(service_field "$service" probe)" in
-            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service")/${POSTGRES_DB:-transbot}" ;;
-            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
-            ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service")" ;;
+            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service" "$all_ports")/${POSTGRES_DB:-transbot}" ;;
+            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service" "$all_ports")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
+            ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service" "$all_ports")" ;;
             *)
-                ports="$(model_ports "$model" | awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }')"
+                ports="$(awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }' <<<"$all_ports")"
                 info "  $(printf '%-9s' "$service") running${ports:+ on $ports}" ;;
         esac
     done

@@ -69,6 +69,12 @@ MUTATIONS = (
         "unit", (U + "test_init_env.py::test_init_env_fills_the_placeholders_left_in_an_existing_file",
                  U + "test_init_env.py::test_init_env_appends_the_variables_an_existing_file_lacks")),
     Mutation(
+        "app-env-prints-the-variables-ports", "scripts/app-env.sh",
+        '    ports="$(ports_in_use)"\n', '    ports=""\n',
+        "app-env.sh: built from .env.infra and the ports in use",
+        "unit", (U + "test_override_changes.py::test_app_env_prints_the_ports_an_override_moved_while_the_stack_is_down",
+                 U + "test_override_changes.py::test_app_env_prints_the_ports_the_running_stack_publishes")),
+    Mutation(
         "app-env-redis-password-not-encoded", "scripts/app-env.sh",
         "redis://default:%s@%s:%s/0\\n' \"$(urlencode \"$REDIS_PASSWORD\")\"",
         "redis://default:%s@%s:%s/0\\n' \"$REDIS_PASSWORD\"",

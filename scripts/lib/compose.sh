@@ -125,16 +125,14 @@ require_engine() {
     require_daemon
 }
 
-# The compose files Compose would read by itself (COMPOSE_FILE, else
-# docker-compose.yml and its override), with the fast overlay right after
-# docker-compose.yml, so a user's override still wins over it. When
-# docker-compose.yml is not among them, the overlay has nothing to refine:
-# the portable path it is.
-_fast_path_files() {
-    local file separator="${COMPOSE_PATH_SEPARATOR:-:}" added=false
+# The compose files Compose reads by itself, one a line, as given
+# (relative to the repository root, or absolute): COMPOSE_FILE, else
+# docker-compose.yml and its override.
+compose_file_list() {
+    local file
     local -a listed=()
     if [[ -n "${COMPOSE_FILE:-}" ]]; then
-        IFS="$separator" read -r -a listed <<<"$COMPOSE_FILE"
+        IFS="${COMPOSE_PATH_SEPARATOR:-:}" read -r -a listed <<<"$COMPOSE_FILE"
     else
         listed=(docker-compose.yml)
         for file in docker-compose.override.yml docker-compose.override.yaml; do
@@ -145,14 +143,24 @@ _fast_path_files() {
         done
     fi
     for file in "${listed[@]}"; do
-        [[ -n "$file" ]] || continue
+        [[ -z "$file" ]] || printf '%s\n' "$file"
+    done
+}
+
+# The compose files Compose would read by itself, with the fast overlay
+# right after docker-compose.yml, so a user's override still wins over it.
+# When docker-compose.yml is not among them, the overlay has nothing to
+# refine: the portable path it is.
+_fast_path_files() {
+    local file added=false
+    while IFS= read -r file; do
         COMPOSE_FILES+=(-f "$file")
         [[ "$file" == /* ]] || file="$REPO_ROOT/$file"
         if ! $added && [[ "$file" -ef "$REPO_ROOT/docker-compose.yml" ]]; then
             COMPOSE_FILES+=(-f "$FAST_OVERLAY")
             added=true
         fi
-    done
+    done < <(compose_file_list)
     $added || COMPOSE_FILES=()
 }
 
@@ -417,6 +425,27 @@ exec_in_service() {
 # The ids of this project's networks.
 project_networks() {
     docker network ls -q --filter "label=com.docker.compose.project=$(project_name)"
+}
+
+# "SERVICE NAME" for each of this project's containers of SERVICES, for
+# messages that say what to remove.
+# Usage: container_names SERVICE...
+container_names() {
+    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
+        --format '{{.Label "com.docker.compose.service"}} {{.Names}}' 2>/dev/null |
+        awk -v wanted=" $* " 'index(wanted, " " $1 " ") { print }' || true
+}
+
+# "mailer (transbot-mailer-1), ...; remove ..." for the containers of
+# ORPHANS, services no longer in the configuration. Removing a container
+# keeps its volumes and bind-mounted data.
+# Usage: orphans_and_how_to_remove_them ORPHAN...
+orphans_and_how_to_remove_them() {
+    local named
+    named="$(container_names "$@")"
+    printf '%s; remove them with ./scripts/stop.sh (the whole stack; data is kept), or alone: docker rm -f %s' \
+        "$(awk '{ printf "%s%s (%s)", sep, $1, $2; sep = ", " }' <<<"$named")" \
+        "$(awk '{ printf "%s%s", sep, $2; sep = " " }' <<<"$named")"
 }
 
 # Runs a shell command as root in a throw-away container of SERVICE, with

@@ -7,7 +7,7 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout model probes
+    local mode="$1" wait timeout model probes listing
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
@@ -19,7 +19,10 @@ bring_up() {
     require_known_services "$(model_services "$model")" "${named[@]}"
     take_stack_lock
     prepare_env
-    require_own_stack
+    listing="$(project_containers)"
+    require_own_stack_in "$listing"
+    remember_services "$model"
+    warn_about_orphans "$model" "$listing"
     if ((${#named[@]} > 0)); then
         mapfile -t targets < <(model_with_dependencies "$model" "${named[@]}")
     else
@@ -46,6 +49,18 @@ bring_up() {
     verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
     print_summary "$model" "${targets[@]}"
+}
+
+# Containers of services no longer in the configuration keep running: `up`
+# leaves them alone. They are named, not removed: removing a container loses
+# what it keeps outside its volumes, and another COMPOSE_FILE may still
+# list them.
+# Usage: warn_about_orphans MODEL LISTING   (LISTING: project_containers)
+warn_about_orphans() {
+    local -a orphans
+    mapfile -t orphans < <(orphan_services "$2" "$(model_services "$1")")
+    ((${#orphans[@]} == 0)) ||
+        warn "containers of services no longer in the configuration are left as they are: $(orphans_and_how_to_remove_them "${orphans[@]}")"
 }
 
 # "postgres, redis", or "the stack" when no service is named.
@@ -89,9 +104,14 @@ check_ports() {
             printf '%s and %s are both set to port %s; give each service its own port in .env.infra\n' \
                 "$(port_setting_of "$service")" "$(port_setting_of "$host")" "$port"
         done)
-    # One engine query for the whole project, e.g. "127.0.0.1:5432->5432/tcp".
+    # One engine query for the whole project, e.g. "redis
+    # 127.0.0.1:6379->6379/tcp". A port held by a container of a service no
+    # longer in the configuration is not ours to reuse: `up` would fail on it.
     own_ports="$(docker ps --filter "label=com.docker.compose.project=$(project_name)" \
-        --format '{{.Ports}}' 2>/dev/null)" || own_ports=""
+        --format '{{.Label "com.docker.compose.service"}} {{.Ports}}' 2>/dev/null |
+        awk -v known="$(model_services "$model")" '
+            BEGIN { n = split(known, name, "\n"); for (i = 1; i <= n; i++) configured[name[i]] = 1 }
+            $1 in configured')" || own_ports=""
     while read -r service host port _; do
         grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
         [[ "$own_ports" != *":$port->"* ]] || continue

@@ -255,3 +255,58 @@ require_services_exist() {
     require_known_services "$(compose_service_names)" "$@"
 }
 
+# --- Services no longer in the configuration ----------------------------------------
+#
+# A service removed from an override file keeps its container: `up` leaves
+# it alone, and only `down --remove-orphans` removes it. Compose calls such
+# containers orphans.
+
+# The services of a project_containers LISTING that are not among KNOWN (one
+# name a line), each once.
+# Usage: orphan_services LISTING KNOWN
+orphan_services() {
+    awk -v known="$2" '
+        BEGIN { n = split(known, name, "\n"); for (i = 1; i <= n; i++) configured[name[i]] = 1 }
+        NF >= 2 && !($2 in configured) && !seen[$2]++ { print $2 }' <<<"$1"
+}
+
+# health-check.sh judges only the services of the configuration, but must
+# not ask Compose for them: that costs more than the whole check. start.sh
+# and restart.sh, which resolve the configuration anyway, remember its
+# services here, under a key of what they came from; once a compose file,
+# COMPOSE_FILE or the project changes, the key no longer matches and the
+# record is not used.
+readonly SERVICES_RECORD="$REPO_ROOT/.transbot.services"
+
+# The key: the project, the variables that choose the compose files and
+# profiles, and the files' contents (one cksum, no Compose).
+configuration_key() {
+    local -a files
+    mapfile -t files < <(compose_file_list)
+    {
+        printf '%s\n' "$(project_name)" "${COMPOSE_FILE:-}" "${COMPOSE_PATH_SEPARATOR:-}" "${COMPOSE_PROFILES:-}"
+        (cd "$REPO_ROOT" && cat -- "${files[@]}" 2>/dev/null) || true
+    } | cksum | tr ' ' -
+}
+
+# Remembers the services of MODEL (written whole, then renamed into place).
+# A record that cannot be written costs health-check.sh the orphan check only.
+remember_services() {
+    local model="$1" tmp
+    tmp="$(mktemp "$SERVICES_RECORD.XXXXXX" 2>/dev/null)" || return 0
+    if { printf 'key %s\n' "$(configuration_key)" && model_services "$model" | sed 's/^/service /'; } >"$tmp" &&
+        mv -f -- "$tmp" "$SERVICES_RECORD"; then
+        return 0
+    fi
+    rm -f -- "$tmp"
+}
+
+# The services remembered, one a line; returns 1 when there is no record or
+# the configuration has changed since it was written.
+remembered_services() {
+    [[ -r "$SERVICES_RECORD" ]] || return 1
+    awk -v key="key $(configuration_key)" '
+        NR == 1 { matched = ($0 == key); if (!matched) exit 1; next }
+        $1 == "service" { print $2 }
+        END { if (!matched) exit 1 }' "$SERVICES_RECORD"
+}

@@ -1,22 +1,104 @@
 """A developer changes docker-compose.override.yml, against the fake engine.
 
-Journey: an override that moves a built-in port (`ports: !override`), or
-a stack started with another port in the shell: app-env.sh prints the
-ports in use. A service of the user's own whose healthcheck fails:
-health-check.sh and start.sh show what its probe said.
+Journey: a service removed from the override still has its container:
+start.sh names it and how to remove it, health-check.sh leaves it out (in
+one line), stop.sh removes it with the stack and is never "ok" while a
+container or the network is left. An override that moves a built-in port
+(`ports: !override`), or a stack started with another port in the shell:
+app-env.sh prints the ports in use. A service of the user's own whose
+healthcheck fails: health-check.sh and start.sh show what its probe said.
+The real engine runs the same journey in tests/e2e/test_override_changes.py.
 """
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 
-from .harness import V1_ONLY, parse_env
+import pytest
+
+from .harness import V1_ONLY, V2, parse_env
 
 MAILER = "services:\n  mailer:\n    image: mailer:1\n"
+PROJECT_NETWORK = {"name": "transbot_default", "project": "transbot"}
 
 
 def running(service: str, **fields) -> dict:
     return {"service": service, "state": "running", "health": "healthy", **fields}
+
+
+def checked_services(result) -> list[str]:
+    return [entry["service"] for entry in json.loads(result.stdout)["services"]]
+
+
+# --- A service removed from the override ------------------------------------------
+
+
+@pytest.mark.parametrize("docker", [V2, V1_ONLY], ids=["compose-v2", "compose-v1"])
+def test_stop_removes_the_container_of_a_service_removed_from_the_override_and_names_it(harness, docker):
+    harness.write_env()
+    env = harness.set_engine([running("mailer", health=None), running("redis")], [PROJECT_NETWORK])
+    result = harness.run("stop.sh", docker=docker, env=env)
+    assert result.returncode == 0, result
+    assert "removed the containers of mailer, no longer in the configuration" in result.stdout
+    assert harness.engine() == {"containers": [], "networks": []}
+
+
+@pytest.mark.parametrize("docker", [V2, V1_ONLY], ids=["compose-v2", "compose-v1"])
+def test_stop_is_not_ok_while_a_container_of_no_project_holds_the_network(harness, docker):
+    harness.write_env()
+    env = harness.set_engine([running("redis")], [{**PROJECT_NETWORK, "foreign": ["debug-shell"]}])
+    result = harness.run("stop.sh", docker=docker, env=env)
+    assert result.returncode == 1, result
+    assert "ok stopped" not in result.stdout
+    assert "the stack is not fully stopped" in result.stderr
+    assert "network transbot_default is still in use by debug-shell" in result.stderr
+    assert "docker network disconnect transbot_default debug-shell" in result.stderr
+
+
+def test_stop_is_not_ok_while_a_container_is_left(harness):
+    harness.write_env()
+    env = harness.set_engine([running("redis"), running("mailer")])
+    result = harness.run("stop.sh", env={**env, "FAKE_DOCKER_COMPOSE_FAIL": "down"})
+    assert result.returncode == 1, result
+    assert "ok stopped" not in result.stdout
+    assert "container transbot-redis-1 (service redis) is still there" in result.stderr
+    assert "docker rm -f transbot-mailer-1" in result.stderr
+
+
+def test_start_names_the_container_of_a_removed_service_and_leaves_it_alone(harness):
+    harness.write_env()
+    env = harness.set_engine([running("mailer", health=None)])
+    result = harness.run("start.sh", "--no-wait", env=env)
+    assert result.returncode == 0, result
+    [warning] = [line for line in result.stderr.splitlines() if "mailer" in line]
+    assert "no longer in the configuration" in warning and "mailer (transbot-mailer-1)" in warning
+    assert "./scripts/stop.sh" in warning and "docker rm -f transbot-mailer-1" in warning
+    assert [container["service"] for container in harness.engine()["containers"]] == ["mailer"]
+    assert harness.compose_commands() == [["up", "-d"]]
+
+
+def test_health_check_leaves_out_a_removed_service_naming_it_in_one_line(harness):
+    harness.write_env()
+    env = harness.set_engine([{"service": "mailer", "state": "exited"}])
+    assert harness.run("start.sh", "--no-wait", env=env).returncode == 0
+    result = harness.run("health-check.sh", "--json", env=env)
+    assert checked_services(result) == ["postgres", "langfuse", "redis"], result
+    [note] = [line for line in result.stderr.splitlines() if "mailer" in line]
+    assert "not checked, no longer in the configuration: mailer (transbot-mailer-1)" in note
+    assert "./scripts/stop.sh" in note
+
+
+def test_health_check_checks_every_container_once_the_configuration_changed(harness):
+    harness.write_env()
+    env = harness.set_engine([{"service": "mailer", "state": "exited"}])
+    assert harness.run("start.sh", "--no-wait", env=env).returncode == 0
+    # mailer is back in the override: health-check.sh cannot know that what
+    # start.sh remembered is still true, so it judges every container.
+    (harness.repo / "docker-compose.override.yml").write_text(MAILER)
+    result = harness.run("health-check.sh", "--json", env=env)
+    assert checked_services(result) == ["postgres", "langfuse", "redis", "mailer"], result
+    assert "mailer" not in result.stderr
 
 
 # --- Ports moved by an override, or by the shell ------------------------------------

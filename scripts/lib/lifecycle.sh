@@ -21,7 +21,6 @@ bring_up() {
     prepare_env
     listing="$(project_containers)"
     require_own_stack_in "$listing"
-    remember_services "$model"
     warn_about_orphans "$model" "$listing"
     if ((${#named[@]} > 0)); then
         mapfile -t targets < <(model_with_dependencies "$model" "${named[@]}")
@@ -37,6 +36,8 @@ bring_up() {
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
     fi
     start_services "${named[@]}" -- "${targets[@]}"
+    # Only now: a refused or failed start leaves the disk as it was.
+    remember_services "$model"
     if ! "$wait"; then
         ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
         return 0

@@ -17,6 +17,8 @@ import urllib.parse
 
 import pytest
 
+from support.engine import free_port
+
 from .harness import V1_ONLY, V2, parse_env
 
 MAILER = "services:\n  mailer:\n    image: mailer:1\n"
@@ -99,6 +101,14 @@ def test_health_check_checks_every_container_once_the_configuration_changed(harn
     result = harness.run("health-check.sh", "--json", env=env)
     assert checked_services(result) == ["postgres", "langfuse", "redis", "mailer"], result
     assert "mailer" not in result.stderr
+
+
+def test_a_refused_start_remembers_nothing(harness):
+    port = str(free_port())
+    harness.write_env({"REDIS_PORT": port, "POSTGRES_PORT": port})
+    result = harness.run("start.sh", "--no-wait")
+    assert result.returncode == 1 and "both set to port" in result.stderr, result
+    assert not (harness.repo / ".transbot.services").exists()
 
 
 # --- Ports moved by an override, or by the shell ------------------------------------

@@ -77,6 +77,10 @@ services_to_check() {
 # Usage: orphans_in LISTING
 orphans_in() {
     local known
+    # Only services of the user's own can be left over: without such a
+    # container there is nothing to look up.
+    awk -v builtin=" ${BUILTIN_SERVICES[*]} " 'NF >= 2 && !index(builtin, " " $2 " ") { found = 1 }
+        END { exit !found }' <<<"$1" || return 0
     known="$(remembered_services)" || return 0
     orphan_services "$1" "$known" | grep -vxF -f <(printf '%s\n' "${BUILTIN_SERVICES[@]}") || true
 }

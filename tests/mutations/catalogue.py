@@ -268,6 +268,11 @@ MUTATIONS = (
         "start.sh checks free ports before starting",
         "unit", (U + "test_port_preflight.py::test_busy_port_is_named_with_a_free_alternative_and_nothing_starts",)),
     Mutation(
+        "lib-compose-reuses-an-orphans-port", "scripts/lib/compose.sh",
+        "$2 == project && ($3 in wanted) { print $4 }", "$2 == project { print $4 }",
+        "start.sh refuses a port the container of a service removed from your override still holds",
+        "unit", (U + "test_override_changes.py::test_start_refuses_the_port_a_removed_services_container_still_holds",)),
+    Mutation(
         "lib-lifecycle-skips-the-client-probes", "scripts/lib/lifecycle.sh",
         'verify_credentials "$probes" "${targets[@]}"', ': "$probes"',
         "start.sh notices a POSTGRES_PASSWORD changed after initialisation, naming the fix",

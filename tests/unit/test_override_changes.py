@@ -13,7 +13,9 @@ The real engine runs the same journey in tests/e2e/test_override_changes.py.
 from __future__ import annotations
 
 import json
+import socket
 import urllib.parse
+from contextlib import contextmanager
 
 import pytest
 
@@ -78,6 +80,35 @@ def test_start_names_the_container_of_a_removed_service_and_leaves_it_alone(harn
     assert "./scripts/stop.sh" in warning and "docker rm -f transbot-mailer-1" in warning
     assert [container["service"] for container in harness.engine()["containers"]] == ["mailer"]
     assert harness.compose_commands() == [["up", "-d"]]
+
+
+@contextmanager
+def held_port():
+    """A free port, held on 127.0.0.1 as docker-proxy holds a published one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+def test_start_refuses_the_port_a_removed_services_container_still_holds(harness):
+    # `up` leaves mailer's container running: its port stays taken.
+    harness.write_env()
+    with held_port() as port:
+        env = harness.set_engine([running("mailer", health=None, ports=[f"127.0.0.1:{port}:6379"])])
+        result = harness.run("start.sh", "--no-wait", env={**env, "REDIS_PORT": str(port)})
+    assert result.returncode == 1, result
+    assert f"port {port} for redis is already in use" in result.stderr
+    assert harness.compose_up_calls() == []
+
+
+def test_start_takes_the_port_its_own_running_container_holds(harness):
+    harness.write_env()
+    with held_port() as port:
+        env = harness.set_engine([running("redis", ports=[f"127.0.0.1:{port}:6379"])])
+        result = harness.run("start.sh", "--no-wait", env={**env, "REDIS_PORT": str(port)})
+    assert result.returncode == 0, result
+    assert len(harness.compose_up_calls()) == 1
 
 
 def test_health_check_leaves_out_a_removed_service_naming_it_in_one_line(harness):

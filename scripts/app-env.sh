@@ -12,8 +12,10 @@ Usage: $SCRIPT_NAME [--write FILE]
 
 Prints the block TransBot's own .env needs to use this stack:
 DATABASE_URL, REDIS_URL, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and
-LANGFUSE_HOST, built from .env.infra and the ports in use (passwords are
-percent-encoded, so any character is safe in the URLs).
+LANGFUSE_HOST, built from .env.infra and the ports in use: those the
+running stack publishes, else those of the configuration as Compose
+resolves it (passwords are percent-encoded, so any character is safe in
+the URLs).
 
 This output contains credentials: it is meant for TransBot's .env file.
 
@@ -55,22 +57,54 @@ urlencode() {
     done
 }
 
+# The ports in use, as "SERVICE HOST_IP PUBLISHED TARGET" lines: the
+# engine's for the built-in services this clone runs (a stack started with
+# another port in the shell, or moved by an override, runs there), the
+# configuration's as Compose resolves it for the others. Without Docker,
+# none: the ports of .env.infra then.
+ports_in_use() {
+    local id service folder found model
+    local -a missing=()
+    local -A running=()
+    command -v docker >/dev/null 2>&1 || return 0
+    while read -r id service folder; do
+        [[ -z "${running[$service]:-}" && "$folder" -ef "$REPO_ROOT" ]] || continue
+        running[$service]="$id"
+    done < <(project_containers 2>/dev/null || true)
+    for service in "${BUILTIN_SERVICES[@]}"; do
+        found=""
+        [[ -z "${running[$service]:-}" ]] || found="$(engine_ports "$service" "${running[$service]}")"
+        if [[ -n "$(published_port "$service" "$found")" ]]; then
+            printf '%s\n' "$found"
+        else
+            missing+=("$service")
+        fi
+    done
+    ((${#missing[@]} > 0)) || return 0
+    if ! model="$( (detect_compose && compose_model) 2>/dev/null)"; then
+        warn "could not resolve the configuration (docker compose config); the ports printed are those of .env.infra"
+        return 0
+    fi
+    model_ports "$model" | awk -v wanted=" ${missing[*]} " 'index(wanted, " " $1 " ")'
+}
+
 app_env_block() {
-    local host langfuse_host=localhost
+    local host langfuse_host=localhost ports
     host="$(url_host)"
     # localhost, as in Langfuse's NEXTAUTH_URL, where the stack listens on
     # IPv4 loopback; otherwise the address it listens on.
     [[ "$host" == 127.0.0.1 ]] || langfuse_host="$host"
+    ports="$(ports_in_use)"
     printf '%s\n' "$BLOCK_START"
     printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
-        "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres)" "$(urlencode "${POSTGRES_DB:-transbot}")"
+        "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres "$ports")" "$(urlencode "${POSTGRES_DB:-transbot}")"
     # The user name "default" is spelled out: redis-cli 7.0 sends AUTH with
     # an empty user for redis://:pw@ and is refused (WRONGPASS); redis-py
     # and every other client accept it too.
-    printf 'REDIS_URL=redis://default:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis)"
+    printf 'REDIS_URL=redis://default:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis "$ports")"
     printf 'LANGFUSE_PUBLIC_KEY=%s\n' "$LANGFUSE_PUBLIC_KEY"
     printf 'LANGFUSE_SECRET_KEY=%s\n' "$LANGFUSE_SECRET_KEY"
-    printf 'LANGFUSE_HOST=http://%s:%s\n' "$langfuse_host" "$(port_of langfuse)"
+    printf 'LANGFUSE_HOST=http://%s:%s\n' "$langfuse_host" "$(port_of langfuse "$ports")"
     printf '%s\n' "$BLOCK_END"
 }
 

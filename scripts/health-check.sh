@@ -12,7 +12,8 @@ usage() {
 Usage: $SCRIPT_NAME [SERVICE...] [--wait] [--timeout SECONDS] [--json]
 
 Checks each service (all when none is named: ${BUILTIN_SERVICES[*]}, and
-the services of your override files that have a container): its container
+the services of your override files that have a container; containers of
+services removed from them are named, not checked): its container
 state, Docker's health status, and a probe that does what a client does with
 the credentials in .env.infra:
   postgres  an authenticated SELECT 1 on the TransBot database
@@ -55,15 +56,18 @@ print_json() {
 }
 
 # The named services, or the built-in ones and every other service that has
-# a container in this project.
-# Usage: services_to_check LISTING [SERVICE...]   (LISTING: project_containers)
+# a container in this project, but for IGNORED (one a line).
+# Usage: services_to_check LISTING IGNORED [SERVICE...]   (LISTING: project_containers)
 services_to_check() {
-    local listing="$1"
-    shift
+    local listing="$1" ignored="$2"
+    shift 2
     if (($# > 0)); then
         printf '%s\n' "$@"
     else
-        { printf '%s\n' "${BUILTIN_SERVICES[@]}"; project_services "$listing"; } | awk '!seen[$0]++'
+        { printf '%s\n' "${BUILTIN_SERVICES[@]}"; project_services "$listing"; } |
+            awk -v ignored="$ignored" '
+                BEGIN { n = split(ignored, name, "\n"); for (i = 1; i <= n; i++) skip[name[i]] = 1 }
+                !($0 in skip) && !seen[$0]++'
     fi
 }
 
@@ -73,9 +77,24 @@ not_yet_healthy() {
     awk '$4 != "ok" { printf "%s%s %s%s", sep, $1, $2, ($3 == "none" ? "" : ", health " $3); sep = "; " }' <<<"$1"
 }
 
+# The services of LISTING that are no longer in the configuration, by what
+# start.sh remembered of it (lib/services.sh): none when it remembered
+# nothing, or the configuration changed since. Built-in services are always
+# checked.
+# Usage: orphans_in LISTING
+orphans_in() {
+    local known
+    # Only services of the user's own can be left over: without such a
+    # container there is nothing to look up.
+    awk -v builtin=" ${BUILTIN_SERVICES[*]} " 'NF >= 2 && !index(builtin, " " $2 " ") { found = 1 }
+        END { exit !found }' <<<"$1" || return 0
+    known="$(remembered_services)" || return 0
+    orphan_services "$1" "$known" | grep -vxF -f <(printf '%s\n' "${BUILTIN_SERVICES[@]}") || true
+}
+
 main() {
     local wait=false timeout=120 json=false healthy=true deadline next_report results listing
-    local -a services=() args checked
+    local -a services=() args checked orphans=()
     split_option_values args "--timeout" "--wait --json --help" "$@"
     set -- "${args[@]}"
     while (($# > 0)); do
@@ -98,7 +117,12 @@ main() {
     require_engine
     listing="$(project_containers)"
     require_own_stack_in "$listing"
-    mapfile -t checked < <(services_to_check "$listing" "${services[@]}")
+    if ((${#services[@]} == 0)); then
+        mapfile -t orphans < <(orphans_in "$listing")
+        ((${#orphans[@]} == 0)) ||
+            warn "not checked, no longer in the configuration: $(orphans_and_how_to_remove_them "${orphans[@]}")"
+    fi
+    mapfile -t checked < <(services_to_check "$listing" "$(printf '%s\n' "${orphans[@]}")" "${services[@]}")
     deadline=$((SECONDS + timeout))
     next_report=$((SECONDS + PROGRESS_SECONDS))
     until results="$(check_services "$listing" "${checked[@]}")"; do

@@ -149,16 +149,14 @@ require_engine() {
     require_daemon
 }
 
-# The compose files Compose would read by itself (COMPOSE_FILE, else
-# docker-compose.yml and its override), with the fast overlay right after
-# docker-compose.yml, so a user's override still wins over it. When
-# docker-compose.yml is not among them, the overlay has nothing to refine:
-# the portable path it is.
-_fast_path_files() {
-    local file separator="${COMPOSE_PATH_SEPARATOR:-:}" added=false
+# The compose files Compose reads by itself, one a line, as given
+# (relative to the repository root, or absolute): COMPOSE_FILE, else
+# docker-compose.yml and its override.
+compose_file_list() {
+    local file
     local -a listed=()
     if [[ -n "${COMPOSE_FILE:-}" ]]; then
-        IFS="$separator" read -r -a listed <<<"$COMPOSE_FILE"
+        IFS="${COMPOSE_PATH_SEPARATOR:-:}" read -r -a listed <<<"$COMPOSE_FILE"
     else
         listed=(docker-compose.yml)
         for file in docker-compose.override.yml docker-compose.override.yaml; do
@@ -169,14 +167,24 @@ _fast_path_files() {
         done
     fi
     for file in "${listed[@]}"; do
-        [[ -n "$file" ]] || continue
+        [[ -z "$file" ]] || printf '%s\n' "$file"
+    done
+}
+
+# The compose files Compose would read by itself, with the fast overlay
+# right after docker-compose.yml, so a user's override still wins over it.
+# When docker-compose.yml is not among them, the overlay has nothing to
+# refine: the portable path it is.
+_fast_path_files() {
+    local file added=false
+    while IFS= read -r file; do
         COMPOSE_FILES+=(-f "$file")
         [[ "$file" == /* ]] || file="$REPO_ROOT/$file"
         if ! $added && [[ "$file" -ef "$REPO_ROOT/docker-compose.yml" ]]; then
             COMPOSE_FILES+=(-f "$FAST_OVERLAY")
             added=true
         fi
-    done
+    done < <(compose_file_list)
     $added || COMPOSE_FILES=()
 }
 
@@ -337,11 +345,12 @@ project_containers() {
 }
 
 # Every running container of the engine, whatever its project, one a line:
-# "ID<US>PROJECT<US>PORTS", <US> being the unit separator \x1f (PROJECT is
-# empty for a container Compose did not start, and PORTS holds spaces). A
-# start asks once and both its data-folder and its port checks read it.
+# "ID<US>PROJECT<US>SERVICE<US>PORTS", <US> being the unit separator \x1f
+# (PROJECT and SERVICE are empty for a container Compose did not start, and
+# PORTS holds spaces). A start asks once and both its data-folder and its
+# port checks read it.
 running_containers() {
-    docker ps --format '{{.ID}}{{"\x1f"}}{{.Label "com.docker.compose.project"}}{{"\x1f"}}{{.Ports}}' ||
+    docker ps --format '{{.ID}}{{"\x1f"}}{{.Label "com.docker.compose.project"}}{{"\x1f"}}{{.Label "com.docker.compose.service"}}{{"\x1f"}}{{.Ports}}' ||
         die "could not list the engine's running containers (docker ps failed, see above); check Docker, then run ./scripts/$SCRIPT_NAME again"
 }
 
@@ -351,11 +360,16 @@ running_ids() {
     [[ -z "$1" ]] || cut -d $'\x1f' -f1 <<<"$1"
 }
 
-# The published ports of this project's containers in a running_containers
-# listing, e.g. "127.0.0.1:5432->5432/tcp", one container a line.
-# Usage: project_ports RUNNING
+# The published ports of this project's containers of SERVICES (one a
+# line) in a running_containers listing, e.g. "127.0.0.1:5432->5432/tcp",
+# one container a line. A container of a service no longer in the
+# configuration (an orphan) is left out: `up` leaves it running, so its
+# port stays taken.
+# Usage: project_ports RUNNING SERVICES
 project_ports() {
-    awk -F $'\x1f' -v project="$(project_name)" '$2 == project { print $3 }' <<<"$1"
+    awk -F $'\x1f' -v project="$(project_name)" -v services="$2" '
+        BEGIN { n = split(services, name, "\n"); for (i = 1; i <= n; i++) wanted[name[i]] = 1 }
+        $2 == project && ($3 in wanted) { print $4 }' <<<"$1"
 }
 
 # What each of the containers IDS mounts, one mount a line:
@@ -461,10 +475,28 @@ container_status() {
 
 # The output of the container's most recent health probe, on one line.
 last_health_output() {
-    # %q puts each probe's output on one line; the last line is the newest.
+    # %q puts each probe's output on one line; the last one is the newest.
+    # docker ends the template's output with a newline of its own, so the
+    # last line is an empty one: take the last that is not.
     docker inspect --format \
         '{{if .State.Health}}{{range .State.Health.Log}}{{printf "%q" .Output}}{{"\n"}}{{end}}{{end}}' \
-        "$1" 2>/dev/null | sed -n '$p' | sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
+        "$1" 2>/dev/null | awk 'NF { last = $0 } END { print last }' |
+        sed 's/^"//; s/"$//; s/\\n/ /g' | cut -c1-300
+}
+
+# "SERVICE HOST_IP PUBLISHED TARGET" for each TCP port the engine publishes
+# for SERVICE's running CONTAINER (the lines of model_ports, as they are
+# now). A stopped container publishes none.
+# Usage: engine_ports SERVICE CONTAINER
+engine_ports() {
+    # e.g. "3000/tcp -> 127.0.0.1:41300" and "3000/tcp -> [::]:41300"
+    docker port "$2" 2>/dev/null | awk -v service="$1" '
+        $1 ~ /\/tcp$/ && $2 == "->" {
+            target = $1; sub(/\/.*/, "", target)
+            port = $3; sub(/.*:/, "", port)
+            host = substr($3, 1, length($3) - length(port) - 1); gsub(/[][]/, "", host)
+            print service, host, port, target
+        }' || true
 }
 
 # What a person needs when a service is not healthy: its state, its last
@@ -524,4 +556,25 @@ exec_in_service() {
 # The ids of this project's networks.
 project_networks() {
     docker network ls -q --filter "label=com.docker.compose.project=$(project_name)"
+}
+
+# "SERVICE NAME" for each of this project's containers of SERVICES, for
+# messages that say what to remove.
+# Usage: container_names SERVICE...
+container_names() {
+    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" \
+        --format '{{.Label "com.docker.compose.service"}} {{.Names}}' 2>/dev/null |
+        awk -v wanted=" $* " 'index(wanted, " " $1 " ") { print }' || true
+}
+
+# "mailer (transbot-mailer-1), ...; remove ..." for the containers of
+# ORPHANS, services no longer in the configuration. Removing a container
+# keeps its volumes and bind-mounted data.
+# Usage: orphans_and_how_to_remove_them ORPHAN...
+orphans_and_how_to_remove_them() {
+    local named
+    named="$(container_names "$@")"
+    printf '%s; remove them with ./scripts/stop.sh (the whole stack; data is kept), or alone: docker rm -f %s' \
+        "$(awk '{ printf "%s%s (%s)", sep, $1, $2; sep = ", " }' <<<"$named")" \
+        "$(awk '{ printf "%s%s", sep, $2; sep = " " }' <<<"$named")"
 }

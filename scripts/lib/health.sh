@@ -90,8 +90,14 @@ _probe_ping() {
 }
 
 _probe_http() {
-    local port status
-    port="$(port_of "$1")"
+    local service="$1" container="$2" port status
+    # Where the engine publishes it: an override may have moved the port
+    # away from what LANGFUSE_PORT says (one `docker port`, no Compose).
+    port="$(published_port "$service" "$(engine_ports "$service" "$container")")"
+    if [[ -z "$port" ]]; then
+        printf 'fail its port %s is not published (see ports: in your compose files)' "$(service_field "$service" target)"
+        return 0
+    fi
     status="$(http_status "$(probe_host)" "$port" '/api/public/health?failIfDatabaseUnavailable=true')"
     if [[ "$status" == 200 ]]; then
         printf 'ok GET /api/public/health on port %s answered 200' "$port"

@@ -7,7 +7,7 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout model probes running
+    local mode="$1" wait timeout model probes listing running
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
@@ -19,7 +19,9 @@ bring_up() {
     require_known_services "$(model_services "$model")" "${named[@]}"
     take_stack_lock
     prepare_env
-    require_own_stack
+    listing="$(project_containers)"
+    require_own_stack_in "$listing"
+    warn_about_orphans "$model" "$listing"
     if ((${#named[@]} > 0)); then
         mapfile -t targets < <(model_with_dependencies "$model" "${named[@]}")
     else
@@ -37,6 +39,8 @@ bring_up() {
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
     fi
     start_services "${named[@]}" -- "${targets[@]}"
+    # Only now: a refused or failed start leaves the disk as it was.
+    remember_services "$model"
     # The timeout runs from here: it covers Compose's own wait for a
     # healthy dependency as well as ours.
     if ! "$wait"; then
@@ -52,6 +56,18 @@ bring_up() {
     verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
     print_summary "$model" "${targets[@]}"
+}
+
+# Containers of services no longer in the configuration keep running: `up`
+# leaves them alone. They are named, not removed: removing a container loses
+# what it keeps outside its volumes, and another COMPOSE_FILE may still
+# list them.
+# Usage: warn_about_orphans MODEL LISTING   (LISTING: project_containers)
+warn_about_orphans() {
+    local -a orphans
+    mapfile -t orphans < <(orphan_services "$2" "$(model_services "$1")")
+    ((${#orphans[@]} == 0)) ||
+        warn "containers of services no longer in the configuration are left as they are: $(orphans_and_how_to_remove_them "${orphans[@]}")"
 }
 
 # Docker bind-mounts the services' data from volumes/. On a read-only folder
@@ -79,8 +95,10 @@ port_setting_of() {
 # Usage: check_ports MODEL RUNNING TARGET...
 check_ports() {
     local model="$1" own_ports service host port problems=() line
-    # e.g. "127.0.0.1:5432->5432/tcp"
-    own_ports="$(project_ports "$2")"
+    # e.g. "127.0.0.1:5432->5432/tcp". A port held by a container of a
+    # service no longer in the configuration is not ours to reuse: `up`
+    # would fail on it.
+    own_ports="$(project_ports "$2" "$(model_services "$model")")"
     shift 2
     # Two services on one host port: the second would fail half-way.
     while read -r line; do
@@ -92,7 +110,7 @@ check_ports() {
             printf '%s and %s are both set to port %s; give each service its own port in .env.infra\n' \
                 "$(port_setting_of "$service")" "$(port_setting_of "$host")" "$port"
         done)
-    while read -r service host port; do
+    while read -r service host port _; do
         grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
         [[ "$own_ports" != *":$port->"* ]] || continue
         port_in_use "$host" "$port" || continue
@@ -202,19 +220,21 @@ require_postgres_user() {
     [[ -z "$problem" ]] || die "$problem"
 }
 
-# Where to connect to each of TARGETS.
+# Where to connect to each of TARGETS: the ports of the configuration as
+# Compose resolved it (an override may have moved a built-in one).
 # Usage: print_summary MODEL TARGET...
 print_summary() {
-    local model="$1" service host ports
+    local model="$1" service host ports all_ports
     shift
     host="$(url_host)"
+    all_ports="$(model_ports "$model")"
     for service in "$@"; do
         case "$(service_field "$service" probe)" in
-            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service")/${POSTGRES_DB:-transbot}" ;;
-            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
-            ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service")" ;;
+            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service" "$all_ports")/${POSTGRES_DB:-transbot}" ;;
+            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service" "$all_ports")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
+            ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service" "$all_ports")" ;;
             *)
-                ports="$(model_ports "$model" | awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }')"
+                ports="$(awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }' <<<"$all_ports")"
                 info "  $(printf '%-9s' "$service") running${ports:+ on $ports}" ;;
         esac
     done

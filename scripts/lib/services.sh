@@ -10,26 +10,28 @@
 #   data     its folder under volumes/ ("-": it keeps no data of its own)
 #   mount    where that folder is mounted in its container
 #   port     the variable that sets its published port, and its default
+#   target   the port the service listens on inside its container
 #   probe    how health-check.sh checks it as a client would (lib/health.sh)
 #   backup   how backup.sh saves its data (lib/backup.sh)
 readonly _SERVICE_TABLE='
-# name     data      mount                     port variable  default  probe  backup
-postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     sql    pg_dump
-langfuse   -         -                         LANGFUSE_PORT  3000     http   -
-redis      redis     /data                     REDIS_PORT     6379     ping   rdb
+# name     data      mount                     port variable  default  target  probe  backup
+postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     5432    sql    pg_dump
+langfuse   -         -                         LANGFUSE_PORT  3000     3000    http   -
+redis      redis     /data                     REDIS_PORT     6379     6379    ping   rdb
 '
 
 BUILTIN_SERVICES=()
 declare -A _SERVICE_FIELDS=()
 _read_service_table() {
-    local name data mount port_variable port probe backup
-    while read -r name data mount port_variable port probe backup; do
+    local name data mount port_variable port target probe backup
+    while read -r name data mount port_variable port target probe backup; do
         [[ -n "$name" && "$name" != \#* ]] || continue
         BUILTIN_SERVICES+=("$name")
         _SERVICE_FIELDS[$name.data]="${data#-}"
         _SERVICE_FIELDS[$name.mount]="${mount#-}"
         _SERVICE_FIELDS[$name.port_variable]="$port_variable"
         _SERVICE_FIELDS[$name.default_port]="$port"
+        _SERVICE_FIELDS[$name.target]="$target"
         _SERVICE_FIELDS[$name.probe]="${probe#-}"
         _SERVICE_FIELDS[$name.backup]="${backup#-}"
     done <<<"$_SERVICE_TABLE"
@@ -37,7 +39,7 @@ _read_service_table() {
 _read_service_table
 readonly BUILTIN_SERVICES _SERVICE_FIELDS
 
-# Usage: service_field SERVICE data|mount|port_variable|default_port|probe|backup
+# Usage: service_field SERVICE data|mount|port_variable|default_port|target|probe|backup
 # Empty for a service that is not built in, or a field it does not have.
 service_field() {
     printf '%s' "${_SERVICE_FIELDS[$1.$2]:-}"
@@ -55,8 +57,36 @@ data_services() {
     done
 }
 
-# The published port of a built-in service: its variable, else the default.
+# The published port of a built-in service. Its variable (else the default)
+# is only what docker-compose.yml asks for: an override may publish the
+# service elsewhere (`ports: !override`), and a stack started with another
+# value in the shell runs on that one. So PORTS, the ports the configuration
+# (model_ports) or the engine (engine_ports) says the service publishes,
+# decide; the variable counts only when they have none.
+# Usage: port_of SERVICE [PORTS]
 port_of() {
+    local found
+    found="$(published_port "$1" "${2:-}")"
+    printf '%s' "${found:-$(_port_setting "$1")}"
+}
+
+# The host port PORTS ("SERVICE HOST_IP PUBLISHED TARGET" lines) publish for
+# SERVICE's port inside the container: the one its variable sets if that is
+# among them (a plain override adds a port, Compose keeps both), else the
+# lowest, whichever order the engine lists them in. Empty when PORTS
+# publish none.
+# Usage: published_port SERVICE PORTS
+published_port() {
+    awk -v service="$1" -v target="$(service_field "$1" target)" -v wanted="$(_port_setting "$1")" '
+        $1 == service && $4 == target {
+            if ($3 == wanted) { chosen = $3; exit }
+            if (chosen == "" || $3 + 0 < chosen + 0) chosen = $3
+        }
+        END { print chosen }' <<<"$2"
+}
+
+# What the variable of a built-in service sets its port to, else the default.
+_port_setting() {
     local variable
     variable="$(service_field "$1" port_variable)"
     printf '%s' "${!variable:-$(service_field "$1" default_port)}"
@@ -125,12 +155,12 @@ parse_services() {
 # assumed. The model is a few lines of text, passed around as an argument:
 #   service NAME
 #   depends NAME DEPENDENCY
-#   port NAME HOST_IP PUBLISHED
+#   port NAME HOST_IP PUBLISHED TARGET
 # Compose v1 and v2 both print normalised YAML, two spaces per level; v1
 # writes ports as "- IP:PUBLISHED:TARGET/tcp", v2 as mappings.
 # shellcheck disable=SC2016 # awk's own $fields
 _MODEL_AWK='
-function flush() { if (pub != "") print "port", svc, (hip == "" ? "0.0.0.0" : hip), pub; hip = ""; pub = "" }
+function flush() { if (pub != "") print "port", svc, (hip == "" ? "0.0.0.0" : hip), pub, tgt; hip = ""; pub = ""; tgt = "" }
 function value(text) { sub(/^[^:]*:[[:space:]]*/, "", text); gsub(/"/, "", text); return text }
 /^services:/ { in_services = 1; next }
 /^[^[:space:]]/ { flush(); in_services = 0 }
@@ -148,8 +178,8 @@ section == "ports" && /^ *- / {
     if (item !~ /^[a-z_]+:/) {
         # Short form: [IP:]PUBLISHED:TARGET[/PROTOCOL]
         sub(/\/.*/, "", item); n = split(item, part, ":")
-        if (n == 3) print "port", svc, part[1], part[2]
-        else if (n == 2) print "port", svc, "0.0.0.0", part[1]
+        if (n == 3) print "port", svc, part[1], part[2], part[3]
+        else if (n == 2) print "port", svc, "0.0.0.0", part[1], part[2]
         next
     }
 }
@@ -157,6 +187,7 @@ section == "ports" {
     line = $0; sub(/^ *(- )?/, "", line)
     if (line ~ /^host_ip:/) hip = value(line)
     else if (line ~ /^published:/) pub = value(line)
+    else if (line ~ /^target:/) tgt = value(line)
 }
 END { flush() }
 '
@@ -218,9 +249,10 @@ model_dependents() {
         }' <<<"$model"
 }
 
-# "SERVICE HOST_IP PORT" for every published port of the configuration.
+# "SERVICE HOST_IP PUBLISHED TARGET" for every published port of the
+# configuration.
 model_ports() {
-    awk '$1 == "port" { print $2, $3, $4 }' <<<"$1"
+    awk '$1 == "port" { print $2, $3, $4, $5 }' <<<"$1"
 }
 
 # The services Compose knows, for checking names when no model is at hand.
@@ -275,4 +307,60 @@ ask_ahead() {
 _resolved_config_by() {
     COMPOSE=("$@")
     resolved_config
+}
+
+# --- Services no longer in the configuration ----------------------------------------
+#
+# A service removed from an override file keeps its container: `up` leaves
+# it alone, and only `down --remove-orphans` removes it. Compose calls such
+# containers orphans.
+
+# The services of a project_containers LISTING that are not among KNOWN (one
+# name a line), each once.
+# Usage: orphan_services LISTING KNOWN
+orphan_services() {
+    awk -v known="$2" '
+        BEGIN { n = split(known, name, "\n"); for (i = 1; i <= n; i++) configured[name[i]] = 1 }
+        NF >= 2 && !($2 in configured) && !seen[$2]++ { print $2 }' <<<"$1"
+}
+
+# health-check.sh judges only the services of the configuration, but must
+# not ask Compose for them: that costs more than the whole check. start.sh
+# and restart.sh, which resolve the configuration anyway, remember its
+# services here, under a key of what they came from; once a compose file,
+# COMPOSE_FILE or the project changes, the key no longer matches and the
+# record is not used.
+readonly SERVICES_RECORD="$REPO_ROOT/.transbot.services"
+
+# The key: the project, the variables that choose the compose files and
+# profiles, and the files' contents (one cksum, no Compose).
+configuration_key() {
+    local -a files
+    mapfile -t files < <(compose_file_list)
+    {
+        printf '%s\n' "$(project_name)" "${COMPOSE_FILE:-}" "${COMPOSE_PATH_SEPARATOR:-}" "${COMPOSE_PROFILES:-}"
+        (cd "$REPO_ROOT" && cat -- "${files[@]}" 2>/dev/null) || true
+    } | cksum | tr ' ' -
+}
+
+# Remembers the services of MODEL (written whole, then renamed into place).
+# A record that cannot be written costs health-check.sh the orphan check only.
+remember_services() {
+    local model="$1" tmp
+    tmp="$(mktemp "$SERVICES_RECORD.XXXXXX" 2>/dev/null)" || return 0
+    if { printf 'key %s\n' "$(configuration_key)" && model_services "$model" | sed 's/^/service /'; } >"$tmp" &&
+        mv -f -- "$tmp" "$SERVICES_RECORD"; then
+        return 0
+    fi
+    rm -f -- "$tmp"
+}
+
+# The services remembered, one a line; returns 1 when there is no record or
+# the configuration has changed since it was written.
+remembered_services() {
+    [[ -r "$SERVICES_RECORD" ]] || return 1
+    awk -v key="key $(configuration_key)" '
+        NR == 1 { matched = ($0 == key); if (!matched) exit 1; next }
+        $1 == "service" { print $2 }
+        END { if (!matched) exit 1 }' "$SERVICES_RECORD"
 }

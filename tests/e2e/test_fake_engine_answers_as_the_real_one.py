@@ -1,10 +1,11 @@
 """The unit tests' fake engine answers the scripts as the real one does.
 
-The fake docker (tests/support/fake_docker.py) plays running containers
-from `docker inspect`'s own JSON. Here one container runs on the real
-engine, labelled as Compose labels its containers, publishing a port and
-bind-mounting a folder whose path holds a space. Its real inspect JSON is
-given to the fake, and what the scripts ask about running containers
+The fake docker (tests/support/fake_docker.py) plays an engine whose
+containers are described by a few fields (service, project, folder, ports,
+mounts...). Here one container runs on the real engine, labelled as Compose
+labels its containers, publishing a port and bind-mounting a folder whose
+path holds a space. Those fields are read from its real `docker inspect`
+JSON and given to the fake, and what the scripts ask about running containers
 (scripts/lib/compose.sh: running_containers, container_mounts, and
 container_of's filtered `ps -aq`) must print the same from both. A name
 neither knows, and a flag docker does not take, fail alike.
@@ -39,16 +40,26 @@ def probe(engine, images, tmp_path):
     container = started.stdout.strip()
     try:
         inspected = json.loads(run(["docker", "inspect", container]).stdout)
-        inspected[0]["Ports"] = run(["docker", "ps", "--filter", f"id={container}",
-                                     "--format", "{{.Ports}}"]).stdout.strip()
-        listing = tmp_path / "containers.json"
-        listing.write_text(json.dumps(inspected))
+        listing = tmp_path / "engine.json"
+        listing.write_text(json.dumps({"containers": [as_fake_container(inspected[0])], "networks": []}))
         sandbox = DockerSandbox.build(tmp_path / "sandbox")
         fake = {**os.environ, "PATH": sandbox.path(docker=True, compose_v1=False),
                 "FAKE_DOCKER_CONTAINERS": str(listing)}
         yield container, project, fake
     finally:
         run(["docker", "rm", "-f", container], timeout=60)
+
+
+def as_fake_container(inspected: dict) -> dict:
+    """A container of the fake engine, from the real engine's inspect JSON."""
+    labels = inspected["Config"]["Labels"]
+    return {"id": inspected["Id"], "name": inspected["Name"].lstrip("/"), "state": inspected["State"]["Status"],
+            "health": None, "project": labels["com.docker.compose.project"],
+            "service": labels["com.docker.compose.service"],
+            "working_dir": labels["com.docker.compose.project.working_dir"],
+            "ports": [f"{binding['HostIp']}:{binding['HostPort']}:{target.split('/')[0]}"
+                      for target, bindings in inspected["NetworkSettings"]["Ports"].items() for binding in bindings or []],
+            "mounts": [{key: mount[key] for key in ("Type", "Source", "Destination")} for mount in inspected["Mounts"]]}
 
 
 def library(command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

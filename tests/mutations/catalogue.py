@@ -42,10 +42,25 @@ MUTATIONS = (
         "unit", (U + "test_wait_for_health.py::test_start_fails_when_the_stack_does_not_become_healthy",)),
     Mutation(
         "stop-keeps-containers", "scripts/stop.sh",
-        '"docker compose down failed (see above); the stack may be partly stopped: run ./scripts/stop.sh again" down',
-        '"docker compose down failed (see above); the stack may be partly stopped: run ./scripts/stop.sh again" stop',
+        "compose down --remove-orphans 2>&1", "compose stop 2>&1",
         "stop.sh: with no service also removes containers and network",
         "unit", (U + "test_logs_and_stop.py::test_stop_without_services_takes_the_stack_down",)),
+    Mutation(
+        "stop-leaves-orphans", "scripts/stop.sh",
+        "compose down --remove-orphans 2>&1", "compose down 2>&1",
+        "stop.sh: with no service also removes the containers of services no longer in your configuration",
+        "unit", (U + "test_override_changes.py::test_stop_removes_the_container_of_a_service_removed_from_the_override_and_names_it",)),
+    Mutation(
+        "stop-ok-with-leftovers", "scripts/stop.sh",
+        '    require_nothing_left "$left"\n', "",
+        "stop.sh never says stopped while a container or the network of the stack is left",
+        "unit", (U + "test_override_changes.py::test_stop_is_not_ok_while_a_container_of_no_project_holds_the_network",
+                 U + "test_override_changes.py::test_stop_is_not_ok_while_a_container_is_left")),
+    Mutation(
+        "health-check-judges-orphans", "scripts/health-check.sh",
+        '        mapfile -t orphans < <(orphans_in "$listing")\n', "",
+        "health-check.sh checks only the services of your configuration, naming the containers it leaves out",
+        "unit", (U + "test_override_changes.py::test_health_check_leaves_out_a_removed_service_naming_it_in_one_line",)),
     Mutation(
         "restart-only-starts", "scripts/restart.sh",
         'bring_up restart "$@"', 'bring_up start "$@"',
@@ -68,6 +83,12 @@ MUTATIONS = (
         "init-env.sh creates .env.infra, or fills its remaining change-me placeholders and missing variables",
         "unit", (U + "test_init_env.py::test_init_env_fills_the_placeholders_left_in_an_existing_file",
                  U + "test_init_env.py::test_init_env_appends_the_variables_an_existing_file_lacks")),
+    Mutation(
+        "app-env-prints-the-variables-ports", "scripts/app-env.sh",
+        '    ports="$(ports_in_use)"\n', '    ports=""\n',
+        "app-env.sh: built from .env.infra and the ports in use",
+        "unit", (U + "test_override_changes.py::test_app_env_prints_the_ports_an_override_moved_while_the_stack_is_down",
+                 U + "test_override_changes.py::test_app_env_prints_the_ports_the_running_stack_publishes")),
     Mutation(
         "app-env-redis-password-not-encoded", "scripts/app-env.sh",
         "redis://default:%s@%s:%s/0\\n' \"$(urlencode \"$REDIS_PASSWORD\")\"",
@@ -225,10 +246,37 @@ MUTATIONS = (
         "SIGTERM ends start.sh and everything it started (exit 143)",
         "unit", (U + "test_waits_and_signals.py::test_sigterm_ends_start_and_everything_it_started_with_exit_143",)),
     Mutation(
+        "lib-compose-takes-the-empty-last-line", "scripts/lib/compose.sh",
+        "awk 'NF { last = $0 } END { print last }'", "sed -n '$p'",
+        "start.sh and health-check.sh show what a failing health probe said",
+        "unit", (U + "test_override_changes.py::test_health_check_shows_what_the_failing_probe_said",
+                 U + "test_override_changes.py::test_start_shows_the_last_probe_of_a_service_that_gave_up")),
+    Mutation(
+        "lib-health-probes-the-variables-port", "scripts/lib/health.sh",
+        'port="$(published_port "$service" "$(engine_ports "$service" "$container")")"',
+        'port="$(port_of "$service")"',
+        "health-check.sh probes Langfuse through the port it is published on",
+        "e2e", (E + "test_override_changes.py::test_start_is_healthy_and_prints_the_ports_in_use",)),
+    Mutation(
+        "lib-lifecycle-summary-prints-the-variables-ports", "scripts/lib/lifecycle.sh",
+        '    all_ports="$(model_ports "$model")"\n', '    all_ports=""\n',
+        "start.sh prints where to connect",
+        "e2e", (E + "test_override_changes.py::test_start_is_healthy_and_prints_the_ports_in_use",)),
+    Mutation(
+        "lib-lifecycle-silent-about-orphans", "scripts/lib/lifecycle.sh",
+        '    warn_about_orphans "$model" "$listing"\n', "",
+        "start.sh names the containers of services removed from your override, and how to remove them",
+        "unit", (U + "test_override_changes.py::test_start_names_the_container_of_a_removed_service_and_leaves_it_alone",)),
+    Mutation(
         "lib-lifecycle-skips-the-port-check", "scripts/lib/lifecycle.sh",
         'port_in_use "$host" "$port" || continue', "continue",
         "start.sh checks free ports before starting",
         "unit", (U + "test_port_preflight.py::test_busy_port_is_named_with_a_free_alternative_and_nothing_starts",)),
+    Mutation(
+        "lib-compose-reuses-an-orphans-port", "scripts/lib/compose.sh",
+        "$2 == project && ($3 in wanted) { print $4 }", "$2 == project { print $4 }",
+        "start.sh refuses a port the container of a service removed from your override still holds",
+        "unit", (U + "test_override_changes.py::test_start_refuses_the_port_a_removed_services_container_still_holds",)),
     Mutation(
         "lib-lifecycle-skips-the-client-probes", "scripts/lib/lifecycle.sh",
         'verify_credentials "$probes" "${targets[@]}"', ': "$probes"',

@@ -7,6 +7,7 @@ no secret from the copy's .env.infra shows up in the output.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -189,6 +190,25 @@ class Harness:
         for name, value in {**before, **self.secrets()}.items():
             assert value not in result.output, f"the value of {name} was printed:\n{result}"
         return result
+
+    # --- The fake engine's containers -----------------------------------------
+
+    @property
+    def engine_file(self) -> Path:
+        return self.log.parent / "fake-engine.json"
+
+    def set_engine(self, containers: list[dict] = (), networks: list[dict] = ()) -> dict[str, str]:
+        """Gives the fake engine CONTAINERS (newest first, as
+        tests/support/fake_docker.py describes them; started from this copy
+        unless they say otherwise) and NETWORKS, and returns the environment
+        that points the fake at them."""
+        containers = [{"working_dir": str(self.repo), **container} for container in containers]
+        self.engine_file.write_text(json.dumps({"containers": containers, "networks": list(networks)}))
+        return {"FAKE_DOCKER_CONTAINERS": str(self.engine_file)}
+
+    def engine(self) -> dict:
+        """The fake engine's containers and networks now."""
+        return json.loads(self.engine_file.read_text())
 
     # --- What docker was asked ------------------------------------------------
 

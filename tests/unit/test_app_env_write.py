@@ -1,8 +1,8 @@
 """app-env.sh --write: the REDIS_URL every client accepts, a symlinked
 target that stays a symlink, a file that ends up readable by its owner
 alone (it holds passwords), and a write that is a rename of a complete
-temporary file beside the real one (no Docker needed: app-env.sh only reads
-.env.infra)."""
+temporary file beside the real one (the fake engine runs no container:
+the ports come from the configuration, the rest from .env.infra)."""
 
 from __future__ import annotations
 

@@ -104,7 +104,7 @@ def test_compose_project_name_is_taken_from_the_environment(harness):
     assert result.returncode == 0, result
     [down] = harness.compose_calls()
     assert down.compose_options[:2] == ["--project-name", "mybot"]
-    assert down.compose_command == ["down"]
+    assert down.compose_command == ["down", "--remove-orphans"]
 
 
 # The scripts that run Compose; the others only ask the engine.

@@ -7,7 +7,8 @@ The wait goes on quietly until Langfuse answers, and CI's log shows the
 table, not a bash "read error: Connection reset by peer" for every try.
 
 The engine is a small stand-in `docker` on PATH that reports one running,
-healthy langfuse container of this clone; Langfuse is a local TCP server.
+healthy langfuse container of this clone, publishing Langfuse's port;
+Langfuse is a local TCP server.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ case "$1" in
     version) echo 1.47 ;;
     ps) echo "c0ffee langfuse $REPO" ;;
     inspect) echo "langfuse c0ffee running healthy 0" ;;
+    port) echo "3000/tcp -> 127.0.0.1:$PORT" ;;
 esac
 '''
 
@@ -67,7 +69,8 @@ def test_waiting_over_a_cold_start_prints_no_read_errors(harness, tmp_path):
     langfuse = ResettingThenHealthy(port, resets=2)
     try:
         result = harness.run("health-check.sh", "langfuse", "--wait", "--timeout", "60",
-                             env={"PATH": f"{engine}:{harness.env()['PATH']}", "REPO": str(harness.repo)})
+                             env={"PATH": f"{engine}:{harness.env()['PATH']}", "REPO": str(harness.repo),
+                                  "PORT": str(port)})
     finally:
         langfuse.close()
     assert result.returncode == 0, result

@@ -110,7 +110,7 @@ def test_stop_without_services_takes_the_stack_down(harness):
     harness.write_env()
     result = harness.run("stop.sh")
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["down"]]
+    assert harness.compose_commands() == [["down", "--remove-orphans"]]
     assert "data in ./volumes is kept" in result.stdout
 
 
@@ -124,7 +124,7 @@ def test_stop_named_services_stops_only_them(harness):
 def test_stop_works_on_a_fresh_clone_and_creates_nothing(harness):
     result = harness.run("stop.sh", docker=V2)
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["down"]]
+    assert harness.compose_commands() == [["down", "--remove-orphans"]]
     assert not harness.env_file.exists()
     [down] = harness.compose_calls()
     assert "--env-file" not in down.compose_options
@@ -135,7 +135,7 @@ def test_stop_works_with_a_placeholder_env_file(harness):
     harness.write_env({"REDIS_PASSWORD": "change-me", "LANGFUSE_SALT": None})
     result = harness.run("stop.sh")
     assert result.returncode == 0, result
-    assert harness.compose_commands() == [["down"]]
+    assert harness.compose_commands() == [["down", "--remove-orphans"]]
 
 
 def test_restart_stops_then_starts_the_named_services(harness):

@@ -9,9 +9,8 @@ own container of that service is no conflict; any other is refused with one
 line naming the container, its project and folder, and what to type, and
 nothing is started, stopped or deleted.
 
-The fake docker plays the engine's running containers (FAKE_DOCKER_CONTAINERS,
-as `docker inspect` shows them); the real engine runs the same journeys in
-tests/e2e/test_one_data_folder.py.
+The fake docker plays the engine's running containers (FAKE_DOCKER_CONTAINERS);
+the real engine runs the same journeys in tests/e2e/test_one_data_folder.py.
 """
 
 from __future__ import annotations
@@ -26,19 +25,19 @@ from .harness import one_line_error
 
 
 def container(name: str, project: str | None, service: str | None, folder: Path | None,
-              *sources: Path, ports: str = "") -> dict:
-    labels = {}
+              *sources: Path) -> dict:
+    """A running container of the fake engine (tests/support/fake_docker.py)
+    bind-mounting SOURCES; with no PROJECT, one Compose did not start."""
+    running = {"name": name, "id": hashlib.sha256(name.encode()).hexdigest(),
+               "mounts": [{"Type": "bind", "Source": str(source), "Destination": "/data"} for source in sources]}
     if project is not None:
-        labels = {"com.docker.compose.project": project, "com.docker.compose.service": service,
-                  "com.docker.compose.project.working_dir": str(folder)}
-    return {"Id": hashlib.sha256(name.encode()).hexdigest(), "Name": "/" + name, "Config": {"Labels": labels},
-            "Mounts": [{"Type": "bind", "Source": str(source), "Destination": "/data"} for source in sources],
-            "Ports": ports}
+        running.update(project=project, service=service, working_dir=str(folder))
+    return running
 
 
 def engine_with(tmp_path: Path, *containers: dict) -> dict[str, str]:
-    listing = tmp_path / "running-containers.json"
-    listing.write_text(json.dumps(list(containers)))
+    listing = tmp_path / "engine.json"
+    listing.write_text(json.dumps({"containers": list(containers), "networks": []}))
     return {"FAKE_DOCKER_CONTAINERS": str(listing)}
 
 
@@ -82,6 +81,9 @@ def test_a_container_compose_did_not_start_is_named_with_docker_stop(harness, tm
 def test_another_service_of_this_project_on_the_data_folder_is_refused_too(harness, tmp_path):
     harness.write_env()
     postgres = data_folder(harness, "postgres")
+    # A service of the developer's own override that mounts it too.
+    (harness.repo / "docker-compose.override.yml").write_text(
+        "services:\n  pgcopy:\n    image: alpine:3\n    volumes:\n      - ./volumes/postgres:/data\n")
     sidecar = container("transbot-pgcopy-1", "transbot", "pgcopy", harness.repo, postgres)
     result = harness.run("start.sh", "--no-wait", env=engine_with(tmp_path, sidecar))
     assert result.returncode == 1, result

@@ -37,6 +37,8 @@ source "$_lib_dir/services.sh"
 source "$_lib_dir/env.sh"
 # shellcheck source=scripts/lib/compose.sh
 source "$_lib_dir/compose.sh"
+# shellcheck source=scripts/lib/model.sh
+source "$_lib_dir/model.sh"
 # shellcheck source=scripts/lib/stack.sh
 source "$_lib_dir/stack.sh"
 # shellcheck source=scripts/lib/health.sh

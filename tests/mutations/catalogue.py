@@ -206,6 +206,11 @@ MUTATIONS = (
         "start.sh finds Compose v2 or v1 by itself",
         "unit", (U + "test_docker_detection.py::test_compose_v1_is_used_when_the_plugin_is_missing",)),
     Mutation(
+        "lib-model-remembers-the-configuration-whatever-the-files-say", "scripts/lib/model.sh",
+        '(cd "$REPO_ROOT" && cat -- "${files[@]}" 2>/dev/null) || true', "true",
+        "health-check.sh leaves out the containers of services gone from the configuration, and checks every container once a compose file changed",
+        "unit", (U + "test_override_changes.py::test_health_check_checks_every_container_once_the_configuration_changed",)),
+    Mutation(
         "lib-lock-does-not-wait", "scripts/lib/lock.sh",
         'flock "$_LOCK_FD"\n', ': "$_LOCK_FD"\n',
         "commands that change the stack run one at a time: a second one waits for the first",

@@ -1,0 +1,222 @@
+# shellcheck shell=bash
+# The configuration as Compose resolves it: the model the scripts read
+# services, dependencies and ports from, the questions start.sh asks ahead,
+# and what start.sh remembers of the configuration for health-check.sh.
+# Loaded after lib/compose.sh, which runs Compose. Sourced, never run.
+
+# --- The configuration as Compose resolves it -------------------------------------
+#
+# `compose config` merges docker-compose.yml, an override file and
+# COMPOSE_FILE exactly as `up` will, so dependencies and ports are never
+# assumed. The model is a few lines of text, passed around as an argument:
+#   service NAME
+#   depends NAME DEPENDENCY
+#   port NAME HOST_IP PUBLISHED TARGET
+# Compose v1 and v2 both print normalised YAML, two spaces per level; v1
+# writes ports as "- IP:PUBLISHED:TARGET/tcp", v2 as mappings.
+# shellcheck disable=SC2016 # awk's own $fields
+_MODEL_AWK='
+function flush() { if (pub != "") print "port", svc, (hip == "" ? "0.0.0.0" : hip), pub, tgt; hip = ""; pub = ""; tgt = "" }
+function value(text) { sub(/^[^:]*:[[:space:]]*/, "", text); gsub(/"/, "", text); return text }
+/^services:/ { in_services = 1; next }
+/^[^[:space:]]/ { flush(); in_services = 0 }
+!in_services { next }
+/^  [^[:space:]#][^:]*:[[:space:]]*$/ {
+    flush(); svc = $1; sub(/:$/, "", svc); section = ""; print "service", svc; next
+}
+/^    [^[:space:]-][^:]*:/ { flush(); section = $1; sub(/:.*/, "", section); next }
+section == "depends_on" && /^      [^[:space:]-][^:]*:[[:space:]]*$/ {
+    dep = $1; sub(/:$/, "", dep); print "depends", svc, dep; next
+}
+section == "depends_on" && /^ *- / { dep = $0; sub(/^ *- */, "", dep); print "depends", svc, dep; next }
+section == "ports" && /^ *- / {
+    flush(); item = $0; sub(/^ *- */, "", item)
+    if (item !~ /^[a-z_]+:/) {
+        # Short form: [IP:]PUBLISHED:TARGET[/PROTOCOL]
+        sub(/\/.*/, "", item); n = split(item, part, ":")
+        if (n == 3) print "port", svc, part[1], part[2], part[3]
+        else if (n == 2) print "port", svc, "0.0.0.0", part[1], part[2]
+        next
+    }
+}
+section == "ports" {
+    line = $0; sub(/^ *(- )?/, "", line)
+    if (line ~ /^host_ip:/) hip = value(line)
+    else if (line ~ /^published:/) pub = value(line)
+    else if (line ~ /^target:/) tgt = value(line)
+}
+END { flush() }
+'
+
+# The model of the configuration, or exit 1 with Compose's own message.
+# Works before .env.infra exists: the required secrets get stand-ins, and
+# the ports their defaults, as the file start.sh creates would have them.
+compose_model() {
+    local config
+    config="$(answer model "${COMPOSE[*]}" resolved_config 2> >(redact_secrets >&2))" ||
+        die "docker compose config failed (see above); fix the compose files or .env.infra it names"
+    awk "$_MODEL_AWK" <<<"$config"
+}
+
+# What `compose config` resolves; before .env.infra exists, with stand-ins
+# for its secrets (Compose refuses to resolve without them).
+resolved_config() {
+    (
+        [[ -f "$ENV_FILE" ]] || export_secret_stand_ins
+        compose config
+    )
+}
+
+model_services() {
+    awk '$1 == "service" { print $2 }' <<<"$1"
+}
+
+# The SERVICES and everything they depend on, each once, dependencies last.
+# Usage: model_with_dependencies "$model" SERVICE...
+model_with_dependencies() {
+    local model="$1"
+    shift
+    awk -v wanted="$*" '
+        $1 == "depends" { deps[$2] = deps[$2] " " $3 }
+        END {
+            n = split(wanted, queue, " ")
+            for (i = 1; i <= n; i++) {
+                if (seen[queue[i]]++) continue
+                print queue[i]
+                m = split(deps[queue[i]], more, " ")
+                for (j = 1; j <= m; j++) queue[++n] = more[j]
+            }
+        }' <<<"$model"
+}
+
+# The services that depend on SERVICE, directly or not.
+model_dependents() {
+    local model="$1" service="$2"
+    awk -v root="$service" '
+        $1 == "depends" { users[$3] = users[$3] " " $2 }
+        END {
+            n = split(users[root], queue, " ")
+            for (i = 1; i <= n; i++) {
+                if (seen[queue[i]]++) continue
+                print queue[i]
+                m = split(users[queue[i]], more, " ")
+                for (j = 1; j <= m; j++) queue[++n] = more[j]
+            }
+        }' <<<"$model"
+}
+
+# "SERVICE HOST_IP PUBLISHED TARGET" for every published port of the
+# configuration.
+model_ports() {
+    awk '$1 == "port" { print $2, $3, $4, $5 }' <<<"$1"
+}
+
+# The services Compose knows, for checking names when no model is at hand.
+compose_service_names() {
+    (
+        [[ -f "$ENV_FILE" ]] || export_secret_stand_ins
+        compose config --services 2> >(redact_secrets >&2)
+    ) || die "docker compose config failed (see above); fix the compose files or .env.infra it names"
+}
+
+# Exits 2 unless every NAME is a service of the configuration; asks Compose
+# only when a name is not built in.
+require_services_exist() {
+    [[ -n "$(non_builtin_names "$@")" ]] || return 0
+    require_known_services "$(compose_service_names)" "$@"
+}
+
+# --- Asking ahead: start.sh's three questions ---------------------------------
+#
+# Before start.sh can start anything it needs three answers: Compose's
+# version, the engine's API version and the resolved configuration (~0.09,
+# ~0.03 and ~0.15 s here). None depends on another, so ask_ahead sends them
+# at once (lib/ahead.sh), and detect_compose, require_daemon and
+# compose_model each take the answer when it is the one they would have
+# asked for. The checks, and their messages, come in the same order as
+# without it.
+
+# Asks each of WHAT ahead: compose (Compose's version), engine (the
+# engine's API version), model (the resolved configuration). Compose is
+# asked through COMPOSE_COMMAND, else the plugin: the command detect_compose
+# tries first.
+# Usage: ask_ahead WHAT...
+ask_ahead() {
+    local what
+    local -a guess=(docker compose)
+    # Without docker there is nothing to ask; after detection, no need.
+    command -v docker >/dev/null 2>&1 && ((${#COMPOSE[@]} == 0)) || return 0
+    [[ -z "${COMPOSE_COMMAND:-}" ]] || read -r -a guess <<<"$COMPOSE_COMMAND"
+    for what in "$@"; do
+        case "$what" in
+            compose) _ask compose-version "${guess[*]}" "${guess[@]}" version --short ;;
+            engine) _ask engine-api docker docker version --format '{{.Server.APIVersion}}' ;;
+            model) _ask model "${guess[*]}" _resolved_config_by "${guess[@]}" ;;
+            *) die "ask_ahead: no question '$what'" ;;
+        esac
+    done
+}
+
+# compose config through the Compose command given, in this subshell.
+# Without the fast overlay's -f (the path is not chosen yet): it changes
+# healthchecks only, which the model does not read.
+_resolved_config_by() {
+    COMPOSE=("$@")
+    resolved_config
+}
+
+# --- Services no longer in the configuration ----------------------------------------
+#
+# A service removed from an override file keeps its container: `up` leaves
+# it alone, and only `down --remove-orphans` removes it. Compose calls such
+# containers orphans.
+
+# The services of a project_containers LISTING that are not among KNOWN (one
+# name a line), each once.
+# Usage: orphan_services LISTING KNOWN
+orphan_services() {
+    awk -v known="$2" '
+        BEGIN { n = split(known, name, "\n"); for (i = 1; i <= n; i++) configured[name[i]] = 1 }
+        NF >= 2 && !($2 in configured) && !seen[$2]++ { print $2 }' <<<"$1"
+}
+
+# health-check.sh judges only the services of the configuration, but must
+# not ask Compose for them: that costs more than the whole check. start.sh
+# and restart.sh, which resolve the configuration anyway, remember its
+# services here, under a key of what they came from; once a compose file,
+# COMPOSE_FILE or the project changes, the key no longer matches and the
+# record is not used.
+readonly SERVICES_RECORD="$REPO_ROOT/.transbot.services"
+
+# The key: the project, the variables that choose the compose files and
+# profiles, and the files' contents (one cksum, no Compose).
+configuration_key() {
+    local -a files
+    mapfile -t files < <(compose_file_list)
+    {
+        printf '%s\n' "$(project_name)" "${COMPOSE_FILE:-}" "${COMPOSE_PATH_SEPARATOR:-}" "${COMPOSE_PROFILES:-}"
+        (cd "$REPO_ROOT" && cat -- "${files[@]}" 2>/dev/null) || true
+    } | cksum | tr ' ' -
+}
+
+# Remembers the services of MODEL (written whole, then renamed into place).
+# A record that cannot be written costs health-check.sh the orphan check only.
+remember_services() {
+    local model="$1" tmp
+    tmp="$(mktemp "$SERVICES_RECORD.XXXXXX" 2>/dev/null)" || return 0
+    if { printf 'key %s\n' "$(configuration_key)" && model_services "$model" | sed 's/^/service /'; } >"$tmp" &&
+        mv -f -- "$tmp" "$SERVICES_RECORD"; then
+        return 0
+    fi
+    rm -f -- "$tmp"
+}
+
+# The services remembered, one a line; returns 1 when there is no record or
+# the configuration has changed since it was written.
+remembered_services() {
+    [[ -r "$SERVICES_RECORD" ]] || return 1
+    awk -v key="key $(configuration_key)" '
+        NR == 1 { matched = ($0 == key); if (!matched) exit 1; next }
+        $1 == "service" { print $2 }
+        END { if (!matched) exit 1 }' "$SERVICES_RECORD"
+}

@@ -1,0 +1,87 @@
+"""The library's load order is true: a file never calls a function of a file
+loaded after it.
+
+scripts/lib/all.sh sources the library's files in an order it calls their
+dependency order. If a file called into a later one, that order would be a
+comment, not a fact: a reader could not understand a file from what comes
+before it, and a change to a later file could break an earlier one. This
+test reads all.sh for the order, finds every function each file defines,
+and fails on each call that goes the wrong way, naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from support.engine import REPO_ROOT
+
+LIB = REPO_ROOT / "scripts" / "lib"
+SOURCE = re.compile(r'^\s*source\s+"\$_lib_dir/([^"]+)"', re.M)
+DEFINITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\)\s*\{", re.M)
+# A word in command position: where bash would run it (line start, after
+# ; | & ( { ! $( <( >(, a case pattern's ")" or a keyword), so a variable
+# that shares a function's name (`local answer`) is not taken for a call.
+CALL = re.compile(r"(?:^|^[^(]*\)|[;|&({`!]|\$\(|[<>]\(|\b(?:then|do|else|elif|if|while|until|exec|command)\s)"
+                  r"\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def load_order(all_sh: Path = LIB / "all.sh") -> list[Path]:
+    """The library's files in the order all.sh sources them (a file that
+    sources others, like services.sh its service files, counts as one with
+    them, in its place)."""
+    order = []
+    for name in SOURCE.findall(all_sh.read_text()):
+        order.append(LIB / name)
+    return order
+
+
+def code_lines(path: Path) -> list[tuple[int, str]]:
+    """The file's lines without comments: whole-line comments, and a ' #'
+    comment after code (good enough for this library's style)."""
+    lines = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        lines.append((number, re.sub(r"\s#\s.*$", "", line)))
+    return lines
+
+
+def definitions(path: Path) -> set[str]:
+    return set(DEFINITION.findall(path.read_text()))
+
+
+def backward_calls(order: list[Path]) -> list[str]:
+    """Every line of a file that names a function defined only in a file
+    loaded after it, as 'file:line calls NAME (defined in LATER)'."""
+    defined = [definitions(path) for path in order]
+    found = []
+    for index, path in enumerate(order):
+        earlier_or_own = set().union(*defined[: index + 1])
+        later = {name: order[j] for j in range(index + 1, len(order)) for name in defined[j]
+                 if name not in earlier_or_own}
+        for number, line in code_lines(path):
+            for word in sorted(set(CALL.findall(line)) & set(later)):
+                found.append(f"{path.relative_to(REPO_ROOT)}:{number} calls {word} "
+                             f"(defined in {later[word].relative_to(REPO_ROOT)}, loaded later)")
+    return found
+
+
+def test_no_library_file_calls_a_function_of_a_file_loaded_after_it():
+    calls = backward_calls(load_order())
+    assert not calls, "calls against the load order of scripts/lib/all.sh:\n" + "\n".join(calls)
+
+
+def test_the_check_finds_a_planted_backward_call(tmp_path):
+    (tmp_path / "all.sh").write_text('source "$_lib_dir/first.sh"\nsource "$_lib_dir/second.sh"\n')
+    (tmp_path / "first.sh").write_text("early() {\n    # late is mentioned in a comment only\n    late\n}\n")
+    (tmp_path / "second.sh").write_text("late() {\n    early\n}\n")
+    order = [tmp_path / "first.sh", tmp_path / "second.sh"]
+    assert [SOURCE.findall((tmp_path / "all.sh").read_text())] == [["first.sh", "second.sh"]]
+    global REPO_ROOT
+    saved, REPO_ROOT = REPO_ROOT, tmp_path
+    try:
+        assert backward_calls(order) == ["first.sh:3 calls late (defined in second.sh, loaded later)"]
+    finally:
+        REPO_ROOT = saved

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from support.engine import as_from_a_prompt
+from support.engine import as_from_a_prompt, finish
 from support.stack import Stack
 
 from .langfuse_override import write_langfuse_env
@@ -76,14 +76,6 @@ def read_until(process: subprocess.Popen, pattern: str, timeout: float = 120) ->
     pytest.fail(f"start.sh never printed {pattern!r}:\n{seen}")
 
 
-def finish(process: subprocess.Popen, timeout: float = 90) -> tuple[str, str]:
-    try:
-        return process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
@@ -118,7 +110,7 @@ def test_ctrl_c_at_any_moment_of_start_is_one_line_and_exit_130(make_stack, comp
         time.sleep(seconds)
         # Ctrl-C reaches the whole foreground process group, as in a terminal.
         os.killpg(process.pid, signal.SIGINT)
-        stdout, stderr = finish(process)
+        stdout, stderr = finish(process, 90)
         assert process.returncode == 130, (seconds, stdout, stderr)
         assert error_lines(stderr) == [
             "error: interrupted; nothing more was done (run ./scripts/start.sh again to finish)"], (seconds, stderr)
@@ -135,7 +127,7 @@ def test_sigterm_during_the_wait_ends_every_process_of_start(make_stack, compose
     assert "docker events" in processes_of(stack) or "docker compose" in processes_of(stack)
     # `kill PID`: the script alone gets the signal, not its children.
     os.kill(process.pid, signal.SIGTERM)
-    _, stderr = finish(process)
+    _, stderr = finish(process, 90)
     assert process.returncode == 143, stderr
     assert error_lines(stderr) == [
         "error: terminated; nothing more was done (run ./scripts/start.sh again to finish)"], stderr
@@ -154,7 +146,7 @@ def test_stop_during_the_health_wait_stops_at_once_and_start_says_so(make_stack,
     stopped = stack.script("stop.sh", timeout=90)
     assert stopped.returncode == 0, stopped
     assert "waiting for start.sh" not in stopped.stderr
-    stdout, stderr = finish(process)
+    stdout, stderr = finish(process, 90)
     assert process.returncode == 1, stderr
     (line,) = error_lines(stderr)
     assert re.match(r"error: langfuse stopped while start\.sh waited for it to be healthy: stop\.sh \(pid \d+\) "

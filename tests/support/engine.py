@@ -65,6 +65,18 @@ def as_from_a_prompt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """The output of a script started in a process group of its own
+    (start_new_session), waiting at most TIMEOUT seconds; a script still
+    running then is killed with its whole group, so nothing outlives the test."""
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+
+
 @functools.cache
 def engine_problem() -> str | None:
     """Why the Docker engine cannot be used, or None when it can."""

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from support.engine import REPO_ROOT, as_from_a_prompt
+from support.engine import REPO_ROOT, as_from_a_prompt, finish
 
 from .harness import V1_ONLY, V2
 
@@ -53,14 +53,6 @@ def start_in_background(harness, *args: str, docker=V2) -> subprocess.Popen:
         time.sleep(0.1)
     return process
 
-
-def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
-    try:
-        return process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
 
 
 def test_start_gives_up_at_its_timeout_while_compose_up_still_waits(harness):
@@ -95,7 +87,7 @@ def test_ctrl_c_while_up_waits_is_one_line_and_leaves_nothing_running(harness, d
     time.sleep(0.5)  # into the wait beside `up`
     # Ctrl-C reaches the whole foreground process group, as in a terminal.
     os.killpg(process.pid, signal.SIGINT)
-    _, stderr = finish(process)
+    _, stderr = finish(process, 60)
     assert process.returncode == 130, stderr
     # One line: not Compose's own failure, nor v1's "Aborting.", nor the
     # diagnostics. (A fake `docker` hit by Ctrl-C while Python itself starts
@@ -112,7 +104,7 @@ def test_sigterm_ends_start_and_everything_it_started_with_exit_143(harness):
     time.sleep(0.5)
     # `kill PID`: the script alone gets the signal, not its children.
     os.kill(process.pid, signal.SIGTERM)
-    _, stderr = finish(process)
+    _, stderr = finish(process, 60)
     assert process.returncode == 143, stderr
     assert [line for line in stderr.splitlines() if line.strip()] == [
         "error: terminated; nothing more was done (run ./scripts/start.sh again to finish)"], stderr

@@ -60,6 +60,11 @@ class Case:
     stdout_messages: tuple[str, ...] = ()  # each must appear on stdout
 
 
+# The engine is "down" for these cases because DOCKER_HOST names a socket
+# nobody listens on: the scripts name that daemon and the way back to the
+# local one.
+DAEMON_DOWN = "the Docker daemon at DOCKER_HOST=unix://{scratch}/no-daemon-here.sock is not reachable; start that daemon, or unset DOCKER_HOST"
+
 CASES: dict[str, Case] = {
     # --- Arguments of the scripts the unit layer does not drive -------------------
     "init-env-argument": Case("init-env.sh", ("postgres",), messages=("init-env.sh takes no arguments",),
@@ -158,11 +163,11 @@ CASES: dict[str, Case] = {
     "docker-missing-restore": Case("restore.sh", ("{backup}", "--yes"), docker="missing", status=FAILURE,
                                    messages=("docker is not installed",), one_line=True),
     "daemon-down-health-check": Case("health-check.sh", docker="daemon-down", status=FAILURE,
-                                     messages=("the Docker daemon is not reachable",), one_line=True),
+                                     messages=(DAEMON_DOWN,), one_line=True),
     "daemon-down-apply-schema": Case("apply-schema.sh", docker="daemon-down", status=FAILURE,
-                                     messages=("the Docker daemon is not reachable",), one_line=True),
+                                     messages=(DAEMON_DOWN,), one_line=True),
     "daemon-down-redis-cli": Case("redis-cli.sh", ("ping",), docker="daemon-down", status=FAILURE,
-                                  messages=("the Docker daemon is not reachable",), one_line=True),
+                                  messages=(DAEMON_DOWN,), one_line=True),
     "compose-missing-start": Case("start.sh", docker="compose-missing", status=FAILURE,
                                   messages=("Docker Compose is not installed",), one_line=True),
     "compose-missing-restore": Case("restore.sh", ("{backup}", "--yes"), docker="compose-missing", status=FAILURE,

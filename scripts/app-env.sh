@@ -45,18 +45,6 @@ parse_args() {
     done
 }
 
-# RFC 3986 percent-encoding: every byte but the unreserved characters.
-urlencode() {
-    local LC_ALL=C text="$1" i char
-    for ((i = 0; i < ${#text}; i++)); do
-        char="${text:i:1}"
-        case "$char" in
-            [A-Za-z0-9._~-]) printf '%s' "$char" ;;
-            *) printf '%%%02X' "'$char" ;;
-        esac
-    done
-}
-
 # The ports in use, as "SERVICE HOST_IP PUBLISHED TARGET" lines: the
 # engine's for the built-in services this clone runs (a stack started with
 # another port in the shell, or moved by an override, runs there), the
@@ -88,23 +76,23 @@ ports_in_use() {
     model_ports "$model" | awk -v wanted=" ${missing[*]} " 'index(wanted, " " $1 " ")'
 }
 
+# Each built-in service's settings (its app_env hook, lib/services/), in
+# the order of APP_KEYS.
 app_env_block() {
-    local host langfuse_host=localhost ports
+    local host ports service line key
+    local -A setting=()
     host="$(url_host)"
-    # localhost, as in Langfuse's NEXTAUTH_URL, where the stack listens on
-    # IPv4 loopback; otherwise the address it listens on.
-    [[ "$host" == 127.0.0.1 ]] || langfuse_host="$host"
     ports="$(ports_in_use)"
+    for service in "${BUILTIN_SERVICES[@]}"; do
+        service_has app_env "$service" || continue
+        while IFS= read -r line; do
+            setting[${line%%=*}]="${line#*=}"
+        done < <(service_hook "$service" app_env "$host" "$ports")
+    done
     printf '%s\n' "$BLOCK_START"
-    printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
-        "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres "$ports")" "$(urlencode "${POSTGRES_DB:-transbot}")"
-    # The user name "default" is spelled out: redis-cli 7.0 sends AUTH with
-    # an empty user for redis://:pw@ and is refused (WRONGPASS); redis-py
-    # and every other client accept it too.
-    printf 'REDIS_URL=redis://default:%s@%s:%s/0\n' "$(urlencode "$REDIS_PASSWORD")" "$host" "$(port_of redis "$ports")"
-    printf 'LANGFUSE_PUBLIC_KEY=%s\n' "$LANGFUSE_PUBLIC_KEY"
-    printf 'LANGFUSE_SECRET_KEY=%s\n' "$LANGFUSE_SECRET_KEY"
-    printf 'LANGFUSE_HOST=http://%s:%s\n' "$langfuse_host" "$(port_of langfuse "$ports")"
+    for key in "${APP_KEYS[@]}"; do
+        printf '%s=%s\n' "$key" "${setting[$key]}"
+    done
     printf '%s\n' "$BLOCK_END"
 }
 

@@ -50,7 +50,7 @@ main() {
     container="$(running_container_of postgres)"
     # Every step runs as POSTGRES_USER: a name changed after initialisation
     # gets its own message here, not psql's "role does not exist" three times.
-    require_postgres_user "$container"
+    service_hook postgres require_user "$container"
 
     step "Applying the TransBot schema (services/postgres/init.sql)..."
     psql_in_container "$container" <"$REPO_ROOT/services/postgres/init.sql" ||

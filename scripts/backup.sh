@@ -27,27 +27,6 @@ Exit status: 0 done (prints the folder), 1 failed, 2 usage error.
 EOF
 }
 
-# pg_dump takes one snapshot per database, so each archive is consistent
-# while TransBot keeps writing.
-backup_with_pg_dump() {
-    local service="$1" folder="$2" container database file
-    container="$(running_container_of "$service")"
-    while read -r database file; do
-        docker exec "$container" pg_dump --format=custom \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" \
-            >"$folder/$file" || die "pg_dump of the $database database failed"
-    done < <(postgres_dumps_of "$service")
-}
-
-# redis-cli --rdb asks the server for a fresh snapshot, as a replica would.
-backup_with_rdb() {
-    local service="$1" folder="$2" container
-    container="$(running_container_of "$service")"
-    REDISCLI_AUTH="$REDIS_PASSWORD" docker exec -e REDISCLI_AUTH "$container" sh -c \
-        'redis-cli --rdb /tmp/backup.rdb >/tmp/backup.log 2>&1 && cat /tmp/backup.rdb; status=$?; [ "$status" = 0 ] || cat /tmp/backup.log >&2; rm -f /tmp/backup.rdb /tmp/backup.log; exit $status' \
-        >"$folder/$service.rdb" || die "the Redis snapshot failed"
-}
-
 write_manifest() {
     local folder="$1" file
     {
@@ -104,7 +83,7 @@ main() {
     at_exit "\$BACKUP_COMPLETE || rm -rf $(printf '%q' "$folder")"
     for service in "${services[@]}"; do
         step "Backing up $service..."
-        "backup_with_$(service_field "$service" backup)" "$service" "$folder"
+        service_hook "$service" backup "$folder"
     done
     write_manifest "$folder"
     # shellcheck disable=SC2034 # read by the exit hook

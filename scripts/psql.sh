@@ -33,8 +33,7 @@ main() {
     require_env
     require_engine
     require_own_stack
-    exec_in_service postgres -- \
-        psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"
+    service_hook postgres client "$@"
 }
 
 main "$@"

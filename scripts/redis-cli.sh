@@ -32,8 +32,7 @@ main() {
     require_env
     require_engine
     require_own_stack
-    export REDISCLI_AUTH="$REDIS_PASSWORD"
-    exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"
+    service_hook redis client "$@"
 }
 
 main "$@"

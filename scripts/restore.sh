@@ -75,59 +75,8 @@ verify_backup() {
         done < <(backup_files_of "$service")
     done
     for service in "$@"; do
-        "verify_$(service_field "$service" backup)" "$backup" "$service"
+        service_hook "$service" verify "$backup"
     done
-}
-
-verify_pg_dump() {
-    local backup="$1" service="$2" container database file
-    container="$(running_container_of "$service")"
-    while read -r database file; do
-        docker exec -i "$container" pg_restore --list <"$backup/$file" >/dev/null 2>&1 ||
-            die "$file is not a readable pg_dump archive; nothing was restored"
-    done < <(postgres_dumps_of "$service")
-}
-
-verify_rdb() {
-    local backup="$1" service="$2" container
-    container="$(running_container_of "$service")"
-    docker exec -i "$container" sh -c \
-        'cat >/tmp/verify.rdb && redis-check-rdb /tmp/verify.rdb >/dev/null 2>&1; status=$?; rm -f /tmp/verify.rdb; exit $status' \
-        <"$backup/$service.rdb" || die "$service.rdb is not a valid Redis snapshot; nothing was restored"
-}
-
-# Each database in one transaction: a failure leaves it untouched. The
-# services that use the database (Langfuse) must not write meanwhile: they
-# are stopped, and started again whatever happens.
-restore_pg_dump() {
-    local backup="$1" service="$2" model="$3" container database file
-    local -a dependents
-    container="$(running_container_of "$service")"
-    mapfile -t dependents < <(model_dependents "$model" "$service")
-    if ((${#dependents[@]} > 0)); then
-        compose_or_die "docker compose stop failed (see above); nothing was restored" stop "${dependents[@]}"
-    fi
-    while read -r database file; do
-        step "Restoring the $database database..."
-        if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$backup/$file"; then
-            ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
-            die "restoring $file failed (see above); the $database database was left as it was"
-        fi
-    done < <(postgres_dumps_of "$service")
-    ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" ||
-        die "docker compose up failed (see above); start them with ./scripts/start.sh ${dependents[*]}"
-}
-
-restore_rdb() {
-    local backup="$1" service="$2"
-    step "Restoring $service..."
-    compose_or_die "docker compose stop failed (see above); nothing was restored" stop "$service"
-    if ! in_service_container "$service" "$(cat "$REPO_ROOT/services/redis/restore-rdb.sh")" <"$backup/$service.rdb"; then
-        compose_up "$service" -- "$service" || true
-        die "restoring $service failed (see above); its previous data was kept"
-    fi
-    compose_up "$service" -- "$service" || die "docker compose up failed (see above); start it with ./scripts/start.sh $service"
 }
 
 main() {
@@ -164,7 +113,7 @@ main() {
     info "with backup $(printable "$backup") ($(awk '$1 == "created" { print $2 }' "$backup/$MANIFEST"))."
     confirm_destruction "$assume_yes" "replace the current data" "nothing was restored"
     for service in "${services[@]}"; do
-        "restore_$(service_field "$service" backup)" "$backup" "$service" "$model"
+        service_hook "$service" restore "$backup" "$model"
         waiting+=("$service")
         mapfile -t -O "${#waiting[@]}" waiting < <(model_dependents "$model" "$service")
     done

@@ -47,4 +47,12 @@ source "$_lib_dir/health.sh"
 source "$_lib_dir/lifecycle.sh"
 # shellcheck source=scripts/lib/backup.sh
 source "$_lib_dir/backup.sh"
+# Last: each built-in service's own code (lib/services.sh), which may call
+# anything above; the files above reach it only through service_hook.
+# shellcheck source=scripts/lib/services/postgres.sh
+source "$_lib_dir/services/postgres.sh"
+# shellcheck source=scripts/lib/services/langfuse.sh
+source "$_lib_dir/services/langfuse.sh"
+# shellcheck source=scripts/lib/services/redis.sh
+source "$_lib_dir/services/redis.sh"
 unset _lib_dir

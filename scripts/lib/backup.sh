@@ -3,28 +3,19 @@
 # Shared by backup.sh and restore.sh. Sourced, never run.
 #
 # A backup is a folder backups/<UTC timestamp>/ with a MANIFEST listing each
-# file and its SHA-256. Each built-in service with data contributes files by
-# the backup method of its row in the service table (lib/services.sh):
-#   pg_dump  <service>-transbot.dump, <service>-langfuse.dump: pg_dump custom
-#            format of POSTGRES_DB and of the langfuse database
-#   rdb      <service>.rdb: a Redis snapshot
-# Dumps are restorable by hand too: pg_restore -d DB FILE.
+# file and its SHA-256. Each built-in service with data contributes the
+# files its backup hooks name, write, check and restore (lib/services/:
+# postgres-transbot.dump and postgres-langfuse.dump, redis.rdb).
 
 # shellcheck disable=SC2034 # read by backup.sh
 readonly BACKUP_ROOT="$REPO_ROOT/backups"
 readonly MANIFEST="MANIFEST"
 
-# The files SERVICE contributes to a backup, one a line.
+# The files SERVICE contributes to a backup, one a line (none when it has
+# no backup hooks).
 backup_files_of() {
-    case "$(service_field "$1" backup)" in
-        pg_dump) printf '%s\n' "$1-transbot.dump" "$1-langfuse.dump" ;;
-        rdb) printf '%s\n' "$1.rdb" ;;
-    esac
-}
-
-# "DATABASE FILE" for each database a pg_dump service backs up.
-postgres_dumps_of() {
-    printf '%s %s\n' "${POSTGRES_DB:-transbot}" "$1-transbot.dump" langfuse "$1-langfuse.dump"
+    service_has backup_files "$1" || return 0
+    service_hook "$1" backup_files
 }
 
 sha256_of() {

@@ -264,6 +264,18 @@ json_escape() {
     printf '%s' "$text" | LC_ALL=C tr -d '\000-\010\013\014\016-\037'
 }
 
+# RFC 3986 percent-encoding: every byte but the unreserved characters.
+urlencode() {
+    local LC_ALL=C text="$1" i char
+    for ((i = 0; i < ${#text}; i++)); do
+        char="${text:i:1}"
+        case "$char" in
+            [A-Za-z0-9._~-]) printf '%s' "$char" ;;
+            *) printf '%%%02X' "'$char" ;;
+        esac
+    done
+}
+
 # PATH with every symlink along the way followed to the file it names
 # (readlink -f is missing on macOS before 12.3).
 resolve_symlinks() {

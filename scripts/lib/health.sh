@@ -50,59 +50,16 @@ port_in_use() {
     return 1
 }
 
-# The functional probe of SERVICE in CONTAINER, by the probe its row of the
-# service table names. Prints one line: "ok <what was checked>" or "fail
-# <why>". Passwords reach the container through the environment of `docker
-# exec` (-e NAME without a value), never argv.
+# The functional probe of SERVICE in CONTAINER: its probe hook
+# (lib/services/), else Docker's healthcheck. Prints one line: "ok <what
+# was checked>" or "fail <why>". Passwords reach the container through the
+# environment of `docker exec` (-e NAME without a value), never argv.
 probe_service() {
-    local service="$1" container="$2" probe
-    probe="$(service_field "$service" probe)"
-    if [[ -n "$probe" ]]; then
-        "_probe_$probe" "$service" "$container"
+    local service="$1" container="$2"
+    if service_has probe "$service"; then
+        service_hook "$service" probe "$container"
     else
         _probe_docker_health "$container"
-    fi
-}
-
-_probe_sql() {
-    local container="$2" output
-    # Over the network name, not loopback: inside the container loopback is
-    # trusted without a password.
-    if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
-        -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
-        psql -h "$1" -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
-        -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
-        printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
-    else
-        printf 'fail %s' "$(_first_line "$output")"
-    fi
-}
-
-_probe_ping() {
-    local container="$2" output
-    output="$(REDISCLI_AUTH="${REDIS_PASSWORD-}" docker exec -e REDISCLI_AUTH "$container" \
-        redis-cli ping 2>&1)" || true
-    if [[ "$output" == PONG ]]; then
-        printf 'ok authenticated PING answered PONG'
-    else
-        printf 'fail PING answered: %s' "$(_first_line "$output")"
-    fi
-}
-
-_probe_http() {
-    local service="$1" container="$2" port status
-    # Where the engine publishes it: an override may have moved the port
-    # away from what LANGFUSE_PORT says (one `docker port`, no Compose).
-    port="$(published_port "$service" "$(engine_ports "$service" "$container")")"
-    if [[ -z "$port" ]]; then
-        printf 'fail its port %s is not published (see ports: in your compose files)' "$(service_field "$service" target)"
-        return 0
-    fi
-    status="$(http_status "$(probe_host)" "$port" '/api/public/health?failIfDatabaseUnavailable=true')"
-    if [[ "$status" == 200 ]]; then
-        printf 'ok GET /api/public/health on port %s answered 200' "$port"
-    else
-        printf 'fail GET /api/public/health on port %s answered %s' "$port" "${status:-nothing}"
     fi
 }
 
@@ -114,11 +71,12 @@ _probe_docker_health() {
         "running healthy") printf 'ok Docker healthcheck passes' ;;
         "running none") printf 'ok running (it has no healthcheck)' ;;
         "running starting") printf 'fail Docker healthcheck has not passed yet' ;;
-        *) printf 'fail Docker healthcheck fails: %s' "$(_first_line "$(last_health_output "$container")")" ;;
+        *) printf 'fail Docker healthcheck fails: %s' "$(first_line_of "$(last_health_output "$container")")" ;;
     esac
 }
 
-_first_line() {
+# The first line of TEXT, at most 200 characters, for a one-line detail.
+first_line_of() {
     local text="${1:-no output}"
     printf '%s' "${text%%$'\n'*}" | cut -c1-200
 }

@@ -162,62 +162,13 @@ verify_credentials() {
     ! $failed || exit "$EXIT_FAILURE"
 }
 
+# What to do about SERVICE's failed probe: its hint hook, else where to look.
 explain_failed_probe() {
-    local service="$1" detail="$2" problem
-    case "$(service_field "$service" probe):$detail" in
-        sql:*"password authentication failed"*)
-            problem="$(postgres_user_problem "$(container_of "$service")")"
-            if [[ -n "$problem" ]]; then
-                info "  $problem" >&2
-                return 0
-            fi
-            info "  POSTGRES_PASSWORD in .env.infra is not the password volumes/$service was initialised with." >&2
-            info "  Either put the old value back, or make the database use the new one (data is kept):" >&2
-            info "    ./scripts/apply-schema.sh" >&2 ;;
-        ping:*)
-            info "  Recreate the container so it takes the password from .env.infra: ./scripts/restart.sh $service" >&2 ;;
-        *)
-            info "  Details: ./scripts/health-check.sh $service; logs: ./scripts/logs.sh $service" >&2 ;;
-    esac
-}
-
-# PostgreSQL creates POSTGRES_USER only when it initialises an empty data
-# folder: a name changed in .env.infra afterwards is no role of the
-# database. Over the network the server answers for an unknown role exactly
-# as for a wrong password (a client is not told which roles exist); over
-# the container's Unix socket, which it trusts, it says "role ... does not
-# exist". Prints what is wrong and the fix when POSTGRES_USER is not a role
-# in CONTAINER, and nothing otherwise (or when there is no answer).
-# Usage: postgres_user_problem CONTAINER
-postgres_user_problem() {
-    local container="$1" user="${POSTGRES_USER:-transbot_user}" output initial
-    [[ -n "$container" ]] || return 0
-    output="$(docker exec "$container" psql -U "$user" -d template1 -XtAq -c 'SELECT 1' 2>&1)" && return 0
-    [[ "$output" == *"role \"$user\" does not exist"* ]] || return 0
-    initial="$(postgres_initial_user "$container")"
-    printf 'POSTGRES_USER in .env.infra (%s) is not a role of volumes/postgres%s: PostgreSQL creates POSTGRES_USER only when it initialises an empty data folder; put the old value back in .env.infra%s, then ./scripts/restart.sh postgres' \
-        "$user" "${initial:+, which was initialised with $initial}" "${initial:+ (POSTGRES_USER=$initial)}"
-}
-
-# The role that initialised the data folder in CONTAINER (initdb's
-# superuser, OID 10), asked as a role that may exist: the langfuse role
-# this repository creates, else the image's default names. Empty when none
-# answers.
-postgres_initial_user() {
-    local name
-    name="$(docker exec "$1" sh -c 'for role in langfuse postgres transbot_user; do
-            psql -U "$role" -d template1 -XtAq -c "SELECT rolname FROM pg_roles WHERE oid = 10" 2>/dev/null && exit 0
-        done
-        exit 1' 2>/dev/null)" || return 0
-    printable "$name"
-}
-
-# Exits 1, saying why and what to do, when POSTGRES_USER is not a role of
-# the database in CONTAINER (see postgres_user_problem).
-require_postgres_user() {
-    local problem
-    problem="$(postgres_user_problem "$1")"
-    [[ -z "$problem" ]] || die "$problem"
+    local service="$1" detail="$2"
+    if service_has hint "$service" && service_hook "$service" hint "$detail"; then
+        return 0
+    fi
+    info "  Details: ./scripts/health-check.sh $service; logs: ./scripts/logs.sh $service" >&2
 }
 
 # Where to connect to each of TARGETS: the ports of the configuration as
@@ -229,14 +180,12 @@ print_summary() {
     host="$(url_host)"
     all_ports="$(model_ports "$model")"
     for service in "$@"; do
-        case "$(service_field "$service" probe)" in
-            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service" "$all_ports")/${POSTGRES_DB:-transbot}" ;;
-            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service" "$all_ports")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
-            ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service" "$all_ports")" ;;
-            *)
-                ports="$(awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }' <<<"$all_ports")"
-                info "  $(printf '%-9s' "$service") running${ports:+ on $ports}" ;;
-        esac
+        if service_has summary "$service"; then
+            info "  $(printf '%-9s' "$service") $(service_hook "$service" summary "$host" "$all_ports")"
+        else
+            ports="$(awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }' <<<"$all_ports")"
+            info "  $(printf '%-9s' "$service") running${ports:+ on $ports}"
+        fi
     done
     info "Passwords are in .env.infra. Next: ./scripts/app-env.sh prints the settings for TransBot's .env."
 }

@@ -1,31 +1,31 @@
 # shellcheck shell=bash
-# What the scripts know about the built-in services: one table, and the
-# names a command line may give. Everything else about services
-# (dependencies, services of override files, published ports) is read from
-# the configuration as Compose resolves it: lib/model.sh. Sourced, never run.
+# What the scripts know about the built-in services: one table, the
+# dispatcher to each service's own code, and the names a command line may
+# give. Everything else about services (dependencies, services of override
+# files, published ports) is read from the configuration as Compose
+# resolves it: lib/model.sh. Sourced, never run.
 
 # --- The built-in services ------------------------------------------------------
 #
 # One row per service of docker-compose.yml. Adding a built-in service means
-# adding it to docker-compose.yml and a row here, nothing else.
+# an entry in docker-compose.yml, a row here, and one file
+# scripts/lib/services/<name>.sh with its code (see the dispatcher below).
 #   data     its folder under volumes/ ("-": it keeps no data of its own)
 #   mount    where that folder is mounted in its container
 #   port     the variable that sets its published port, and its default
 #   target   the port the service listens on inside its container
-#   probe    how health-check.sh checks it as a client would (lib/health.sh)
-#   backup   how backup.sh saves its data (lib/backup.sh)
 readonly _SERVICE_TABLE='
-# name     data      mount                     port variable  default  target  probe  backup
-postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     5432    sql    pg_dump
-langfuse   -         -                         LANGFUSE_PORT  3000     3000    http   -
-redis      redis     /data                     REDIS_PORT     6379     6379    ping   rdb
+# name     data      mount                     port variable  default  target
+postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     5432
+langfuse   -         -                         LANGFUSE_PORT  3000     3000
+redis      redis     /data                     REDIS_PORT     6379     6379
 '
 
 BUILTIN_SERVICES=()
 declare -A _SERVICE_FIELDS=()
 _read_service_table() {
-    local name data mount port_variable port target probe backup
-    while read -r name data mount port_variable port target probe backup; do
+    local name data mount port_variable port target
+    while read -r name data mount port_variable port target; do
         [[ -n "$name" && "$name" != \#* ]] || continue
         BUILTIN_SERVICES+=("$name")
         _SERVICE_FIELDS[$name.data]="${data#-}"
@@ -33,14 +33,12 @@ _read_service_table() {
         _SERVICE_FIELDS[$name.port_variable]="$port_variable"
         _SERVICE_FIELDS[$name.default_port]="$port"
         _SERVICE_FIELDS[$name.target]="$target"
-        _SERVICE_FIELDS[$name.probe]="${probe#-}"
-        _SERVICE_FIELDS[$name.backup]="${backup#-}"
     done <<<"$_SERVICE_TABLE"
 }
 _read_service_table
 readonly BUILTIN_SERVICES _SERVICE_FIELDS
 
-# Usage: service_field SERVICE data|mount|port_variable|default_port|target|probe|backup
+# Usage: service_field SERVICE data|mount|port_variable|default_port|target
 # Empty for a service that is not built in, or a field it does not have.
 service_field() {
     printf '%s' "${_SERVICE_FIELDS[$1.$2]:-}"
@@ -48,6 +46,45 @@ service_field() {
 
 is_builtin() {
     [[ -n "${_SERVICE_FIELDS[$1.port_variable]:-}" ]]
+}
+
+# --- Each built-in service's own code ----------------------------------------------
+#
+# What is particular to one service (how a client probes it, what to tell
+# the user when that fails, where to connect, how its data is backed up,
+# checked and restored, its client) lives in scripts/lib/services/<name>.sh,
+# as functions named <name>_<hook>. The rest of the library and the scripts
+# never name them: they ask the dispatcher, so a service's code stays in
+# its one file. A service without a hook has none of that behaviour (langfuse
+# keeps no data: no backup hooks). The hooks in use:
+#   probe CONTAINER            "ok WHAT" or "fail WHY": what health-check.sh runs
+#   hint DETAIL                what to do when the probe failed with DETAIL
+#                              (status 1: nothing particular to say)
+#   summary HOST PORTS         where to connect, for start.sh's last lines
+#   backup_files               the files it contributes to a backup, one a line
+#   backup FOLDER              writes them into FOLDER (backup.sh)
+#   verify BACKUP              refuses (exits 1) a damaged copy of them
+#   restore BACKUP MODEL       replaces its data with them (restore.sh)
+#   app_env HOST PORTS         KEY=VALUE lines for TransBot's .env (app-env.sh)
+#   client ARG...              its client inside its container (psql.sh, redis-cli.sh)
+# and those only its own command asks for (postgres: require_user CONTAINER,
+# apply-schema.sh).
+
+# Whether SERVICE is built in and has HOOK. Only a built-in service has
+# hooks: an override's service named, say, postgres_user would otherwise
+# run whatever function its name and a hook spell (postgres_user_problem).
+# Usage: service_has HOOK SERVICE
+service_has() {
+    is_builtin "$2" && declare -F "$2_$1" >/dev/null
+}
+
+# Runs HOOK of SERVICE with ARGS.
+# Usage: service_hook SERVICE HOOK ARG...
+service_hook() {
+    local service="$1" hook="$2"
+    shift 2
+    service_has "$hook" "$service" || die "scripts/lib/services/$service.sh has no ${service}_$hook"
+    "${service}_$hook" "$@"
 }
 
 # The built-in services that keep data in volumes/.

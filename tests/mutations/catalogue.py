@@ -90,7 +90,7 @@ MUTATIONS = (
         "unit", (U + "test_override_changes.py::test_app_env_prints_the_ports_an_override_moved_while_the_stack_is_down",
                  U + "test_override_changes.py::test_app_env_prints_the_ports_the_running_stack_publishes")),
     Mutation(
-        "app-env-redis-password-not-encoded", "scripts/app-env.sh",
+        "app-env-redis-password-not-encoded", "scripts/lib/services/redis.sh",
         "redis://default:%s@%s:%s/0\\n' \"$(urlencode \"$REDIS_PASSWORD\")\"",
         "redis://default:%s@%s:%s/0\\n' \"$REDIS_PASSWORD\"",
         "app-env.sh: passwords percent-encoded, so any character is safe",
@@ -103,7 +103,7 @@ MUTATIONS = (
                  E + "test_secret_rotation.py::test_a_new_langfuse_db_password_works_after_apply_schema_and_restart")),
     Mutation(
         "apply-schema-does-not-check-postgres-user", "scripts/apply-schema.sh",
-        '    require_postgres_user "$container"\n', "",
+        '    service_hook postgres require_user "$container"\n', "",
         "start.sh, restart.sh and apply-schema.sh say POSTGRES_USER in .env.infra (new) is not a role of "
         "volumes/postgres",
         "unit", (U + "test_scripts_in_running_containers.py::"
@@ -136,7 +136,7 @@ MUTATIONS = (
         "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
         "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
     Mutation(
-        "restore-database-not-in-one-transaction", "scripts/restore.sh",
+        "restore-database-not-in-one-transaction", "scripts/lib/services/postgres.sh",
         "pg_restore --clean --if-exists --single-transaction --exit-on-error",
         "pg_restore --clean --if-exists --exit-on-error",
         "Each database is restored in a single transaction: if it fails, that database is left as it was",
@@ -155,13 +155,23 @@ MUTATIONS = (
         "unit", (U + "test_reset_guard.py::test_a_symlinked_data_folder_is_refused_and_its_target_kept",
                  E + "test_removing_data_and_clones.py::test_reset_refuses_a_symlinked_data_folder_and_its_target_keeps_its_data")),
     Mutation(
-        "psql-on-the-wrong-database", "scripts/psql.sh",
+        "psql-passes-no-arguments", "scripts/psql.sh",
+        'service_hook postgres client "$@"', "service_hook postgres client",
+        "psql.sh: every argument goes to psql",
+        "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
+    Mutation(
+        "redis-cli-passes-no-arguments", "scripts/redis-cli.sh",
+        'service_hook redis client "$@"', "service_hook redis client",
+        "redis-cli.sh: every argument goes to redis-cli",
+        "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
+    Mutation(
+        "psql-on-the-wrong-database", "scripts/lib/services/postgres.sh",
         'psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"',
         'psql --username "${POSTGRES_USER:-transbot_user}" --dbname postgres "$@"',
         "psql.sh: psql on the TransBot database, no password typed",
         "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
     Mutation(
-        "redis-cli-password-on-the-command-line", "scripts/redis-cli.sh",
+        "redis-cli-password-on-the-command-line", "scripts/lib/services/redis.sh",
         'exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"',
         'exec_in_service redis -- redis-cli -a "$REDIS_PASSWORD" "$@"',
         "redis-cli.sh: authenticated redis-cli; the password is not in the process list",
@@ -257,9 +267,9 @@ MUTATIONS = (
         "unit", (U + "test_override_changes.py::test_health_check_shows_what_the_failing_probe_said",
                  U + "test_override_changes.py::test_start_shows_the_last_probe_of_a_service_that_gave_up")),
     Mutation(
-        "lib-health-probes-the-variables-port", "scripts/lib/health.sh",
-        'port="$(published_port "$service" "$(engine_ports "$service" "$container")")"',
-        'port="$(port_of "$service")"',
+        "lib-health-probes-the-variables-port", "scripts/lib/services/langfuse.sh",
+        'port="$(published_port langfuse "$(engine_ports langfuse "$container")")"',
+        'port="$(port_of langfuse)"',
         "health-check.sh probes Langfuse through the port it is published on",
         "e2e", (E + "test_override_changes.py::test_start_is_healthy_and_prints_the_ports_in_use",)),
     Mutation(
@@ -288,9 +298,14 @@ MUTATIONS = (
         "start.sh notices a POSTGRES_PASSWORD changed after initialisation, naming the fix",
         "e2e", (E + "test_secret_rotation.py::test_a_postgres_password_changed_after_initialisation_fails_start_naming_the_fix",)),
     Mutation(
-        "lib-backup-forgets-the-langfuse-dump", "scripts/lib/backup.sh",
-        'pg_dump) printf \'%s\\n\' "$1-transbot.dump" "$1-langfuse.dump" ;;',
-        'pg_dump) printf \'%s\\n\' "$1-transbot.dump" ;;',
+        "lib-backup-forgets-the-langfuse-dump", "scripts/lib/services/postgres.sh",
+        "printf '%s\\n' postgres-transbot.dump postgres-langfuse.dump",
+        "printf '%s\\n' postgres-transbot.dump",
+        "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
+        "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
+    Mutation(
+        "lib-backup-no-files-of-any-service", "scripts/lib/backup.sh",
+        '    service_has backup_files "$1" || return 0\n', "    return 0\n",
         "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
         "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
     # --- .env.infra.example -------------------------------------------------------------

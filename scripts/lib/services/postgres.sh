@@ -1,0 +1,162 @@
+# shellcheck shell=bash
+# PostgreSQL, the built-in service "postgres": everything the scripts do that
+# is particular to it, as hooks the dispatcher of lib/services.sh calls by
+# name (postgres_<hook>). It holds TransBot's database (POSTGRES_DB) and
+# Langfuse's ("langfuse"). Sourced, never run.
+
+# --- Health ------------------------------------------------------------------------
+
+# An authenticated SELECT 1 on the TransBot database, as TransBot connects.
+# Usage: postgres_probe CONTAINER
+postgres_probe() {
+    local container="$1" output
+    # Over the network name, not loopback: inside the container loopback is
+    # trusted without a password.
+    if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
+        -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
+        psql -h postgres -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
+        -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
+        printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
+    else
+        printf 'fail %s' "$(first_line_of "$output")"
+    fi
+}
+
+# A password changed in .env.infra after the first start: PostgreSQL keeps
+# the one it was initialised with (and the user it was initialised with).
+# Usage: postgres_hint DETAIL
+postgres_hint() {
+    local problem
+    [[ "$1" == *"password authentication failed"* ]] || return 1
+    problem="$(postgres_user_problem "$(container_of postgres)")"
+    if [[ -n "$problem" ]]; then
+        info "  $problem" >&2
+        return 0
+    fi
+    info "  POSTGRES_PASSWORD in .env.infra is not the password volumes/postgres was initialised with." >&2
+    info "  Either put the old value back, or make the database use the new one (data is kept):" >&2
+    info "    ./scripts/apply-schema.sh" >&2
+}
+
+# Usage: postgres_summary HOST PORTS
+postgres_summary() {
+    printf 'postgresql://%s@%s:%s/%s' "${POSTGRES_USER:-transbot_user}" "$1" "$(port_of postgres "$2")" "${POSTGRES_DB:-transbot}"
+}
+
+# DATABASE_URL for TransBot's .env (app-env.sh).
+# Usage: postgres_app_env HOST PORTS
+postgres_app_env() {
+    printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
+        "$(urlencode "$POSTGRES_PASSWORD")" "$1" "$(port_of postgres "$2")" "$(urlencode "${POSTGRES_DB:-transbot}")"
+}
+
+# PostgreSQL creates POSTGRES_USER only when it initialises an empty data
+# folder: a name changed in .env.infra afterwards is no role of the
+# database. Over the network the server answers for an unknown role exactly
+# as for a wrong password (a client is not told which roles exist); over
+# the container's Unix socket, which it trusts, it says "role ... does not
+# exist". Prints what is wrong and the fix when POSTGRES_USER is not a role
+# in CONTAINER, and nothing otherwise (or when there is no answer).
+# Usage: postgres_user_problem CONTAINER
+postgres_user_problem() {
+    local container="$1" user="${POSTGRES_USER:-transbot_user}" output initial
+    [[ -n "$container" ]] || return 0
+    output="$(docker exec "$container" psql -U "$user" -d template1 -XtAq -c 'SELECT 1' 2>&1)" && return 0
+    [[ "$output" == *"role \"$user\" does not exist"* ]] || return 0
+    initial="$(postgres_initial_user "$container")"
+    printf 'POSTGRES_USER in .env.infra (%s) is not a role of volumes/postgres%s: PostgreSQL creates POSTGRES_USER only when it initialises an empty data folder; put the old value back in .env.infra%s, then ./scripts/restart.sh postgres' \
+        "$user" "${initial:+, which was initialised with $initial}" "${initial:+ (POSTGRES_USER=$initial)}"
+}
+
+# The role that initialised the data folder in CONTAINER (initdb's
+# superuser, OID 10), asked as a role that may exist: the langfuse role
+# this repository creates, else the image's default names. Empty when none
+# answers.
+postgres_initial_user() {
+    local name
+    name="$(docker exec "$1" sh -c 'for role in langfuse postgres transbot_user; do
+            psql -U "$role" -d template1 -XtAq -c "SELECT rolname FROM pg_roles WHERE oid = 10" 2>/dev/null && exit 0
+        done
+        exit 1' 2>/dev/null)" || return 0
+    printable "$name"
+}
+
+# Exits 1, saying why and what to do, when POSTGRES_USER is not a role of
+# the database in CONTAINER (see postgres_user_problem).
+# Usage: postgres_require_user CONTAINER
+postgres_require_user() {
+    local problem
+    problem="$(postgres_user_problem "$1")"
+    [[ -z "$problem" ]] || die "$problem"
+}
+
+# --- Backups ---------------------------------------------------------------------
+# Two pg_dump archives (custom format; restorable by hand too:
+# pg_restore -d DB FILE): postgres-transbot.dump of POSTGRES_DB, and
+# postgres-langfuse.dump of Langfuse's database.
+
+# "DATABASE FILE" for each database a backup holds.
+postgres_dumps() {
+    printf '%s %s\n' "${POSTGRES_DB:-transbot}" postgres-transbot.dump langfuse postgres-langfuse.dump
+}
+
+postgres_backup_files() {
+    printf '%s\n' postgres-transbot.dump postgres-langfuse.dump
+}
+
+# pg_dump takes one snapshot per database, so each archive is consistent
+# while TransBot keeps writing.
+# Usage: postgres_backup FOLDER
+postgres_backup() {
+    local folder="$1" container database file
+    container="$(running_container_of postgres)"
+    while read -r database file; do
+        docker exec "$container" pg_dump --format=custom \
+            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" \
+            >"$folder/$file" || die "pg_dump of the $database database failed"
+    done < <(postgres_dumps)
+}
+
+# Usage: postgres_verify BACKUP
+postgres_verify() {
+    local backup="$1" container database file
+    container="$(running_container_of postgres)"
+    while read -r database file; do
+        docker exec -i "$container" pg_restore --list <"$backup/$file" >/dev/null 2>&1 ||
+            die "$file is not a readable pg_dump archive; nothing was restored"
+    done < <(postgres_dumps)
+}
+
+# Each database in one transaction: a failure leaves it untouched. The
+# services that use the database (Langfuse) must not write meanwhile: they
+# are stopped, and started again whatever happens.
+# Usage: postgres_restore BACKUP MODEL
+postgres_restore() {
+    local backup="$1" model="$2" container database file
+    local -a dependents
+    container="$(running_container_of postgres)"
+    mapfile -t dependents < <(model_dependents "$model" postgres)
+    if ((${#dependents[@]} > 0)); then
+        compose_or_die "docker compose stop failed (see above); nothing was restored" stop "${dependents[@]}"
+    fi
+    while read -r database file; do
+        step "Restoring the $database database..."
+        if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
+            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$backup/$file"; then
+            ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
+            die "restoring $file failed (see above); the $database database was left as it was"
+        fi
+    done < <(postgres_dumps)
+    ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" ||
+        die "docker compose up failed (see above); start them with ./scripts/start.sh ${dependents[*]}"
+}
+
+# --- Client ------------------------------------------------------------------------
+
+# psql as POSTGRES_USER on POSTGRES_DB over the container's Unix socket,
+# which the image trusts: no password typed. Replaces this process.
+# Usage: postgres_client PSQL_ARG...
+postgres_client() {
+    exec_in_service postgres -- \
+        psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"
+}

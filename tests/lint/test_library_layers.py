@@ -27,9 +27,12 @@ CALL = re.compile(r"(?:^|^[^(]*\)|[;|&({`!]|\$\(|[<>]\(|\b(?:then|do|else|elif|i
 
 
 def load_order(all_sh: Path = LIB / "all.sh") -> list[Path]:
-    """The library's files in the order all.sh sources them (a file that
-    sources others, like services.sh its service files, counts as one with
-    them, in its place)."""
+    """The library's files in the order all.sh sources them. The service
+    files (lib/services/*.sh) come last and are listed one by one, so a
+    file above that called a service's function by name is a backward
+    call; the dispatcher calls them by a name it builds, which no lint
+    sees (tests/lint/test_service_files.py keeps those names out of the
+    other files)."""
     order = []
     for name in SOURCE.findall(all_sh.read_text()):
         order.append(LIB / name)

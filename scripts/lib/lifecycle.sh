@@ -7,25 +7,16 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout model probes listing running
+    local mode="$1" wait timeout probes running
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
-    # A broken .env.infra is reported as such, before Compose reads it.
-    [[ ! -f "$ENV_FILE" ]] || prepare_env
-    ask_ahead compose engine model
-    require_docker
-    model="$(compose_model)"
-    require_known_services "$(model_services "$model")" "${named[@]}"
-    take_stack_lock
-    prepare_env
-    listing="$(project_containers)"
-    require_own_stack_in "$listing"
-    warn_about_orphans "$model" "$listing"
+    needs env-create compose model lock own-stack -- "${named[@]}"
+    warn_about_orphans "$STACK_MODEL" "$STACK_LISTING"
     if ((${#named[@]} > 0)); then
-        mapfile -t targets < <(model_with_dependencies "$model" "${named[@]}")
+        mapfile -t targets < <(model_with_dependencies "$STACK_MODEL" "${named[@]}")
     else
-        mapfile -t targets < <(model_services "$model")
+        mapfile -t targets < <(model_services "$STACK_MODEL")
     fi
     # Refused before anything is stopped or created: a failed check leaves
     # Docker and the disk as they were. One listing of the running
@@ -33,14 +24,14 @@ bring_up() {
     running="$(running_containers)"
     require_free_data_folders "$running" "${targets[@]}"
     check_volumes_writable
-    check_ports "$model" "$running" "${targets[@]}"
+    check_ports "$STACK_MODEL" "$running" "${targets[@]}"
     if [[ "$mode" == restart ]]; then
         step "Stopping $(described "${named[@]}")..."
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
     fi
     start_services "${named[@]}" -- "${targets[@]}"
     # Only now: a refused or failed start leaves the disk as it was.
-    remember_services "$model"
+    remember_services "$STACK_MODEL"
     # The timeout runs from here: it covers Compose's own wait for a
     # healthy dependency as well as ours.
     if ! "$wait"; then
@@ -55,14 +46,14 @@ bring_up() {
     wait_until_healthy --probe-into "$probes" "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
     verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
-    print_summary "$model" "${targets[@]}"
+    print_summary "$STACK_MODEL" "${targets[@]}"
 }
 
 # Containers of services no longer in the configuration keep running: `up`
 # leaves them alone. They are named, not removed: removing a container loses
 # what it keeps outside its volumes, and another COMPOSE_FILE may still
 # list them.
-# Usage: warn_about_orphans MODEL LISTING   (LISTING: project_containers)
+# Usage: warn_about_orphans STACK_MODEL LISTING   (LISTING: project_containers)
 warn_about_orphans() {
     local -a orphans
     mapfile -t orphans < <(orphan_services "$2" "$(model_services "$1")")
@@ -92,7 +83,7 @@ port_setting_of() {
 # Every port of the configuration is published once, and every port of the
 # TARGETS is free, unless this stack's own containers already hold it (a
 # second start.sh is not a conflict). RUNNING: from running_containers.
-# Usage: check_ports MODEL RUNNING TARGET...
+# Usage: check_ports STACK_MODEL RUNNING TARGET...
 check_ports() {
     local model="$1" own_ports service host port problems=() line
     # e.g. "127.0.0.1:5432->5432/tcp". A port held by a container of a
@@ -222,7 +213,7 @@ require_postgres_user() {
 
 # Where to connect to each of TARGETS: the ports of the configuration as
 # Compose resolved it (an override may have moved a built-in one).
-# Usage: print_summary MODEL TARGET...
+# Usage: print_summary STACK_MODEL TARGET...
 print_summary() {
     local model="$1" service host ports all_ports
     shift

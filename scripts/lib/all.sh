@@ -14,8 +14,16 @@ source "$_lib_dir/ahead.sh"
 source "$_lib_dir/services.sh"
 # shellcheck source=scripts/lib/env.sh
 source "$_lib_dir/env.sh"
+# shellcheck source=scripts/lib/docker.sh
+source "$_lib_dir/docker.sh"
+# shellcheck source=scripts/lib/engine.sh
+source "$_lib_dir/engine.sh"
 # shellcheck source=scripts/lib/compose.sh
 source "$_lib_dir/compose.sh"
+# shellcheck source=scripts/lib/exec.sh
+source "$_lib_dir/exec.sh"
+# shellcheck source=scripts/lib/diagnose.sh
+source "$_lib_dir/diagnose.sh"
 # shellcheck source=scripts/lib/model.sh
 source "$_lib_dir/model.sh"
 # shellcheck source=scripts/lib/stack.sh

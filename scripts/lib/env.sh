@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # .env.infra: creating it with generated secrets, reading it the way Compose
-# does, and refusing values the stack cannot work with. Sourced, never run.
+# does, refusing values the stack cannot work with, and keeping its secrets
+# out of output (redact_secrets, here beside the code that knows which
+# variables are secrets). Sourced, never run.
 
 readonly ENV_FILE="$REPO_ROOT/.env.infra"
 readonly ENV_EXAMPLE="$REPO_ROOT/.env.infra.example"

@@ -73,6 +73,12 @@ def test_no_library_file_calls_a_function_of_a_file_loaded_after_it():
     assert not calls, "calls against the load order of scripts/lib/all.sh:\n" + "\n".join(calls)
 
 
+def test_every_library_file_is_in_the_load_order():
+    """A file all.sh does not source is neither loaded nor checked above."""
+    files = {path for path in LIB.glob("*.sh") if path.name != "all.sh"}
+    assert sorted(path.name for path in files - set(load_order())) == []
+
+
 def test_the_check_finds_a_planted_backward_call(tmp_path):
     (tmp_path / "all.sh").write_text('source "$_lib_dir/first.sh"\nsource "$_lib_dir/second.sh"\n')
     (tmp_path / "first.sh").write_text("early() {\n    # late is mentioned in a comment only\n    late\n}\n")

@@ -200,6 +200,27 @@ MUTATIONS = (
         "logs.sh: logs, secrets masked",
         "unit", (U + "test_logs_and_stop.py::test_secrets_in_service_logs_are_masked",)),
     Mutation(
+        "lib-docker-fast-path-on-an-old-engine", "scripts/lib/docker.sh",
+        'if version_at_least "$api" 1.44 && version_at_least "$compose_version" 2.24; then',
+        'if version_at_least "$compose_version" 2.24; then',
+        "the fast path only where the engine and Compose support healthcheck.start_interval (Engine 25+, Compose 2.24+)",
+        "unit", (U + "test_healthcheck_path.py::test_fast_healthchecks_exactly_where_engine_and_compose_support_them",)),
+    Mutation(
+        "lib-docker-permission-denied-called-daemon-down", "scripts/lib/docker.sh",
+        'if [[ "$output" == *"permission denied"* ]]; then', "if false; then",
+        "a Docker socket that refuses you is named, with the docker-group fix",
+        "unit", (U + "test_docker_detection.py::test_socket_permission_denied_exits_1_with_the_docker_group_hint",)),
+    Mutation(
+        "lib-exec-puts-the-password-on-the-command-line", "scripts/lib/exec.sh",
+        'flags+=(-e "$1")', 'flags+=(-e "$1=${!1}")',
+        "redis-cli.sh: the password by environment, never on a command line",
+        "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
+    Mutation(
+        "lib-diagnose-drops-the-last-log-lines", "scripts/lib/diagnose.sh",
+        'last="$(tail -n 15 <<<"$logs")"', 'last=""',
+        "start.sh, when a service does not become healthy, shows its state, last probe and last log lines",
+        "unit", (U + "test_override_changes.py::test_start_shows_the_last_probe_of_a_service_that_gave_up",)),
+    Mutation(
         "lib-ahead-takes-the-answer-of-another-compose", "scripts/lib/ahead.sh",
         'if [[ -z "${_AHEAD_FD[$name]:-}" || "${_AHEAD_KEY[$name]}" != "$key" ]]; then',
         'if [[ -z "${_AHEAD_FD[$name]:-}" ]]; then',
@@ -243,7 +264,7 @@ MUTATIONS = (
         "unit", (U + "test_wait_for_health.py::test_a_container_restarting_while_it_starts_is_called_crashing_at_once",
                  R + "test_hostile_input.py::test_a_crash_looping_postgres_is_called_crashing_long_before_the_timeout")),
     Mutation(
-        "lib-health-leaves-the-event-stream-running", "scripts/lib/compose.sh",
+        "lib-health-leaves-the-event-stream-running", "scripts/lib/engine.sh",
         'kill "$_EVENTS_PID" 2>/dev/null || true', ": the stream is left running",
         "start.sh waits, then returns: nothing of it keeps running",
         "e2e", (E + "test_journey.py::test_start_leaves_no_process_of_its_own_behind",
@@ -261,7 +282,7 @@ MUTATIONS = (
         "SIGTERM ends start.sh and everything it started (exit 143)",
         "unit", (U + "test_waits_and_signals.py::test_sigterm_ends_start_and_everything_it_started_with_exit_143",)),
     Mutation(
-        "lib-compose-takes-the-empty-last-line", "scripts/lib/compose.sh",
+        "lib-engine-takes-the-empty-last-line", "scripts/lib/engine.sh",
         "awk 'NF { last = $0 } END { print last }'", "sed -n '$p'",
         "start.sh and health-check.sh show what a failing health probe said",
         "unit", (U + "test_override_changes.py::test_health_check_shows_what_the_failing_probe_said",
@@ -288,7 +309,7 @@ MUTATIONS = (
         "start.sh checks free ports before starting",
         "unit", (U + "test_port_preflight.py::test_busy_port_is_named_with_a_free_alternative_and_nothing_starts",)),
     Mutation(
-        "lib-compose-reuses-an-orphans-port", "scripts/lib/compose.sh",
+        "lib-engine-reuses-an-orphans-port", "scripts/lib/engine.sh",
         "$2 == project && ($3 in wanted) { print $4 }", "$2 == project { print $4 }",
         "start.sh refuses a port the container of a service removed from your override still holds",
         "unit", (U + "test_override_changes.py::test_start_refuses_the_port_a_removed_services_container_still_holds",)),

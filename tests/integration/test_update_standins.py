@@ -90,20 +90,22 @@ def test_the_never_healthy_test_image_fails_the_compose_healthcheck_and_stops_cl
 def test_a_pull_from_the_local_registry_gets_the_build_pushed_last_under_the_tag(standins):
     first = STANDIN_IMAGES["postgres"]
     second = STANDIN_SECOND_BUILDS[first]
+    # By ID: another session's build.sh may retag the stand-ins meanwhile.
+    first_id, second_id = inspect(first)["Id"], inspect(second)["Id"]
     with local_registry() as registry:
         assert registry.address.startswith("127.0.0.1:")
-        pushed_first = registry.push(first, "postgres:15-alpine")
+        pushed_first = registry.push(first_id, "postgres:15-alpine")
         docker("image", "rm", registry.reference("postgres:15-alpine"))  # the pull must make it again
         pulled_first = registry.pull("postgres:15-alpine")
         assert pulled_first.digest == pushed_first == registry.manifest_digest("postgres:15-alpine")
-        assert pulled_first.image_id == inspect(first)["Id"]
+        assert pulled_first.image_id == first_id
 
         # "A newer image for the same tag": the same pull now gets the second build.
-        pushed_second = registry.push(second, "postgres:15-alpine")
+        pushed_second = registry.push(second_id, "postgres:15-alpine")
         assert pushed_second != pushed_first
         pulled_second = registry.pull("postgres:15-alpine")
         assert pulled_second.digest == pushed_second == registry.manifest_digest("postgres:15-alpine")
-        assert pulled_second.image_id == inspect(second)["Id"] != pulled_first.image_id
+        assert pulled_second.image_id == second_id != first_id
         address, container = registry.address, registry.container
 
     # Nothing of it is left: no container, no reference under its address;
@@ -111,6 +113,6 @@ def test_a_pull_from_the_local_registry_gets_the_build_pushed_last_under_the_tag
     assert docker("container", "inspect", container).returncode != 0
     listed = docker("image", "ls", "--digests", "--format", "{{.Repository}}")
     assert not [line for line in listed.stdout.splitlines() if line.startswith(address + "/")]
-    assert image_present(first) and image_present(second)
-    for image in (first, second):
+    assert image_present(first_id) and image_present(second_id)
+    for image in (first_id, second_id):
         assert not [digest for digest in inspect(image)["RepoDigests"] if digest.startswith(address + "/")]

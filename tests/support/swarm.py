@@ -475,6 +475,8 @@ def cleanup(run: str) -> None:
         subprocess.run(["ip", "netns", "delete", netns], capture_output=True)
     for folder in (state, exec_root):
         shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # the base folder, once no run uses it
 
 
 def leftovers(run: str) -> list[str]:

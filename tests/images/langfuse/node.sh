@@ -4,6 +4,7 @@
 # /app) and nothing else, so a stack that overrides the entrypoint and hands
 # the image's CMD back works on both images, while `node -e ...` (a
 # healthcheck that only the real image could run) still fails here.
+set -eu
 if [ "${1:-}" = ./web/server.js ] || [ "${1:-}" = /app/web/server.js ]; then
 	shift
 	# The real server takes its keep-alive timeout from here; the stand-in

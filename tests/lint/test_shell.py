@@ -31,7 +31,7 @@ def test_every_shell_file_passes_shellcheck():
 
 
 # May be sourced by the postgres image's entrypoint: `set` options would leak into it.
-NO_SET_OPTIONS = {"services/postgres/langfuse-database.sh"}
+NO_SET_OPTIONS = {"services/postgres/langfuse-database.sh", "deploy/swarm/postgres-langfuse-database.sh"}
 # Sources the user's init scripts, which may read unset variables: no -u,
 # like the official entrypoint.
 WITHOUT_NOUNSET = {"tests/images/postgres/docker-entrypoint.sh"}

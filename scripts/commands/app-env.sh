@@ -91,8 +91,8 @@ app_env_block() {
     [[ "$host" == 127.0.0.1 ]] || langfuse_host="$host"
     ports="$(ports_in_use)"
     printf '%s\n' "$BLOCK_START"
-    printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
-        "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres "$ports")" "$(urlencode "${POSTGRES_DB:-transbot}")"
+    printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "$(setting POSTGRES_USER)")" \
+        "$(urlencode "$POSTGRES_PASSWORD")" "$host" "$(port_of postgres "$ports")" "$(urlencode "$(setting POSTGRES_DB)")"
     # The user name "default" is spelled out: redis-cli 7.0 sends AUTH with
     # an empty user for redis://:pw@ and is refused (WRONGPASS); redis-py
     # and every other client accept it too.

@@ -27,7 +27,7 @@ EOF
 psql_in_container() {
     docker exec -i -e TRANSBOT_NEW_PASSWORD "$1" \
         psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet \
-        --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}"
+        --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)"
 }
 
 main() {
@@ -53,12 +53,12 @@ main() {
         <"$REPO_ROOT/services/postgres/langfuse-database.sh" >/dev/null ||
         die "services/postgres/langfuse-database.sh failed in the database (see above); fix what it names, then run ./scripts/apply-schema.sh again"
 
-    step "Setting ${POSTGRES_USER:-transbot_user}'s password to POSTGRES_PASSWORD..."
+    step "Setting $(setting POSTGRES_USER)'s password to POSTGRES_PASSWORD..."
     TRANSBOT_NEW_PASSWORD="$POSTGRES_PASSWORD" psql_in_container "$container" <<'EOSQL' ||
 \getenv pw TRANSBOT_NEW_PASSWORD
 SELECT format('ALTER ROLE %I PASSWORD %L', current_user, :'pw')
 \gexec
 EOSQL
-        die "setting ${POSTGRES_USER:-transbot_user}'s password failed (see above); fix what psql names, then run ./scripts/apply-schema.sh again"
+        die "setting $(setting POSTGRES_USER)'s password failed (see above); fix what psql names, then run ./scripts/apply-schema.sh again"
     ok "PostgreSQL matches this repository and .env.infra; no data was deleted"
 }

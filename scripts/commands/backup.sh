@@ -29,7 +29,7 @@ backup_with_pg_dump() {
     container="$(running_container_of "$service")"
     while read -r database file; do
         docker exec "$container" pg_dump --format=custom \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" \
+            --username "$(setting POSTGRES_USER)" --dbname "$database" \
             >"$folder/$file" || die "pg_dump of the $database database failed"
     done < <(postgres_dumps_of "$service")
 }

@@ -27,5 +27,5 @@ main() {
     esac
     needs env engine own-stack
     exec_in_service postgres -- \
-        psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"
+        psql --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)" "$@"
 }

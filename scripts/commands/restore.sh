@@ -105,7 +105,7 @@ restore_pg_dump() {
     while read -r database file; do
         step "Restoring the $database database..."
         if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$backup/$file"; then
+            --username "$(setting POSTGRES_USER)" --dbname "$database" <"$backup/$file"; then
             ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
             die "restoring $file failed (see above); the $database database was left as it was"
         fi

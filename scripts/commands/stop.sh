@@ -38,7 +38,7 @@ warn_about_dependents() {
 # configuration (removed from an override file) go too. Without it Compose
 # v1 and older v2 leave them running, on the network they then cannot
 # remove. Their volumes are kept, as every service's are.
-# Usage: take_down STACK_MODEL LISTING   (LISTING: project_containers)
+# Usage: take_down MODEL LISTING   (LISTING: project_containers)
 take_down() {
     local model="$1" down_status=0 left orphan
     local -a orphans removed=()

@@ -6,6 +6,8 @@
 _lib_dir="$(dirname -- "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/lib/common.sh
 source "$_lib_dir/common.sh"
+# shellcheck source=scripts/lib/defaults.sh
+source "$_lib_dir/defaults.sh"
 # shellcheck source=scripts/lib/lock.sh
 source "$_lib_dir/lock.sh"
 # shellcheck source=scripts/lib/ahead.sh

@@ -24,7 +24,7 @@ backup_files_of() {
 
 # "DATABASE FILE" for each database a pg_dump service backs up.
 postgres_dumps_of() {
-    printf '%s %s\n' "${POSTGRES_DB:-transbot}" "$1-transbot.dump" langfuse "$1-langfuse.dump"
+    printf '%s %s\n' "$(setting POSTGRES_DB)" "$1-transbot.dump" langfuse "$1-langfuse.dump"
 }
 
 sha256_of() {

@@ -106,7 +106,7 @@ require_daemon() {
     ENGINE_API="$output"
     readonly ENGINE_API
     ((${#COMPOSE[@]} > 0)) || return 0
-    path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "${TRANSBOT_FAST_PATH:-auto}")"
+    path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "$(setting TRANSBOT_FAST_PATH)")"
     [[ "$path" != fast ]] || _fast_path_files
     readonly COMPOSE_FILES
 }
@@ -152,7 +152,7 @@ require_engine() {
 
 # The project name: Compose's own variable, else "transbot".
 project_name() {
-    printf '%s' "${COMPOSE_PROJECT_NAME:-transbot}"
+    setting COMPOSE_PROJECT_NAME
 }
 
 # The compose files Compose reads by itself, one a line, as given
@@ -162,7 +162,7 @@ compose_file_list() {
     local file
     local -a listed=()
     if [[ -n "${COMPOSE_FILE:-}" ]]; then
-        IFS="${COMPOSE_PATH_SEPARATOR:-:}" read -r -a listed <<<"$COMPOSE_FILE"
+        IFS="$(setting COMPOSE_PATH_SEPARATOR)" read -r -a listed <<<"$COMPOSE_FILE"
     else
         listed=(docker-compose.yml)
         for file in docker-compose.override.yml docker-compose.override.yaml; do

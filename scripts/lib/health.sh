@@ -6,7 +6,7 @@
 # The host address to reach published ports at: the bind address, or
 # loopback when the stack listens on every interface.
 probe_host() {
-    case "${BIND_ADDRESS:-127.0.0.1}" in
+    case "$(setting BIND_ADDRESS)" in
         0.0.0.0 | "" | :: | "[::]") printf '127.0.0.1' ;;
         *) printf '%s' "${BIND_ADDRESS#[}" | tr -d ']' ;;
     esac
@@ -70,9 +70,9 @@ _probe_sql() {
     # trusted without a password.
     if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
         -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
-        psql -h "$1" -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
+        psql -h "$1" -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" \
         -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
-        printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
+        printf 'ok SELECT 1 as %s on %s' "$(setting POSTGRES_USER)" "$(setting POSTGRES_DB)"
     else
         printf 'fail %s' "$(_first_line "$output")"
     fi

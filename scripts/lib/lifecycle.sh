@@ -53,7 +53,7 @@ bring_up() {
 # leaves them alone. They are named, not removed: removing a container loses
 # what it keeps outside its volumes, and another COMPOSE_FILE may still
 # list them.
-# Usage: warn_about_orphans STACK_MODEL LISTING   (LISTING: project_containers)
+# Usage: warn_about_orphans MODEL LISTING   (LISTING: project_containers)
 warn_about_orphans() {
     local -a orphans
     mapfile -t orphans < <(orphan_services "$2" "$(model_services "$1")")
@@ -83,7 +83,7 @@ port_setting_of() {
 # Every port of the configuration is published once, and every port of the
 # TARGETS is free, unless this stack's own containers already hold it (a
 # second start.sh is not a conflict). RUNNING: from running_containers.
-# Usage: check_ports STACK_MODEL RUNNING TARGET...
+# Usage: check_ports MODEL RUNNING TARGET...
 check_ports() {
     local model="$1" own_ports service host port problems=() line
     # e.g. "127.0.0.1:5432->5432/tcp". A port held by a container of a
@@ -181,7 +181,8 @@ explain_failed_probe() {
 # in CONTAINER, and nothing otherwise (or when there is no answer).
 # Usage: postgres_user_problem CONTAINER
 postgres_user_problem() {
-    local container="$1" user="${POSTGRES_USER:-transbot_user}" output initial
+    local container="$1" user output initial
+    user="$(setting POSTGRES_USER)"
     [[ -n "$container" ]] || return 0
     output="$(docker exec "$container" psql -U "$user" -d template1 -XtAq -c 'SELECT 1' 2>&1)" && return 0
     [[ "$output" == *"role \"$user\" does not exist"* ]] || return 0
@@ -213,7 +214,7 @@ require_postgres_user() {
 
 # Where to connect to each of TARGETS: the ports of the configuration as
 # Compose resolved it (an override may have moved a built-in one).
-# Usage: print_summary STACK_MODEL TARGET...
+# Usage: print_summary MODEL TARGET...
 print_summary() {
     local model="$1" service host ports all_ports
     shift
@@ -221,8 +222,8 @@ print_summary() {
     all_ports="$(model_ports "$model")"
     for service in "$@"; do
         case "$(service_field "$service" probe)" in
-            sql) info "  $(printf '%-9s' "$service") postgresql://${POSTGRES_USER:-transbot_user}@$host:$(port_of "$service" "$all_ports")/${POSTGRES_DB:-transbot}" ;;
-            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service" "$all_ports")  (login: ${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local})" ;;
+            sql) info "  $(printf '%-9s' "$service") postgresql://$(setting POSTGRES_USER)@$host:$(port_of "$service" "$all_ports")/$(setting POSTGRES_DB)" ;;
+            http) info "  $(printf '%-9s' "$service") http://localhost:$(port_of "$service" "$all_ports")  (login: $(setting LANGFUSE_ADMIN_EMAIL))" ;;
             ping) info "  $(printf '%-9s' "$service") redis://$host:$(port_of "$service" "$all_ports")" ;;
             *)
                 ports="$(awk -v s="$service" '$1 == s { printf "%s%s:%s", sep, $2, $3; sep = " " }' <<<"$all_ports")"

@@ -10,28 +10,27 @@
 # adding it to docker-compose.yml and a row here, nothing else.
 #   data     its folder under volumes/ ("-": it keeps no data of its own)
 #   mount    where that folder is mounted in its container
-#   port     the variable that sets its published port, and its default
+#   port     the variable that sets its published port (its default: lib/defaults.sh)
 #   target   the port the service listens on inside its container
 #   probe    how health-check.sh checks it as a client would (lib/health.sh)
 #   backup   how backup.sh saves its data (lib/backup.sh)
 readonly _SERVICE_TABLE='
-# name     data      mount                     port variable  default  target  probe  backup
-postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     5432    sql    pg_dump
-langfuse   -         -                         LANGFUSE_PORT  3000     3000    http   -
-redis      redis     /data                     REDIS_PORT     6379     6379    ping   rdb
+# name     data      mount                     port variable  target  probe  backup
+postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432    sql    pg_dump
+langfuse   -         -                         LANGFUSE_PORT  3000    http   -
+redis      redis     /data                     REDIS_PORT     6379    ping   rdb
 '
 
 BUILTIN_SERVICES=()
 declare -A _SERVICE_FIELDS=()
 _read_service_table() {
-    local name data mount port_variable port target probe backup
-    while read -r name data mount port_variable port target probe backup; do
+    local name data mount port_variable target probe backup
+    while read -r name data mount port_variable target probe backup; do
         [[ -n "$name" && "$name" != \#* ]] || continue
         BUILTIN_SERVICES+=("$name")
         _SERVICE_FIELDS[$name.data]="${data#-}"
         _SERVICE_FIELDS[$name.mount]="${mount#-}"
         _SERVICE_FIELDS[$name.port_variable]="$port_variable"
-        _SERVICE_FIELDS[$name.default_port]="$port"
         _SERVICE_FIELDS[$name.target]="$target"
         _SERVICE_FIELDS[$name.probe]="${probe#-}"
         _SERVICE_FIELDS[$name.backup]="${backup#-}"
@@ -40,7 +39,7 @@ _read_service_table() {
 _read_service_table
 readonly BUILTIN_SERVICES _SERVICE_FIELDS
 
-# Usage: service_field SERVICE data|mount|port_variable|default_port|target|probe|backup
+# Usage: service_field SERVICE data|mount|port_variable|target|probe|backup
 # Empty for a service that is not built in, or a field it does not have.
 service_field() {
     printf '%s' "${_SERVICE_FIELDS[$1.$2]:-}"
@@ -88,9 +87,7 @@ published_port() {
 
 # What the variable of a built-in service sets its port to, else the default.
 _port_setting() {
-    local variable
-    variable="$(service_field "$1" port_variable)"
-    printf '%s' "${!variable:-$(service_field "$1" default_port)}"
+    setting "$(service_field "$1" port_variable)"
 }
 
 # --- Names on the command line ----------------------------------------------------

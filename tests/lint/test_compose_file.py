@@ -57,12 +57,12 @@ def test_a_missing_secret_stops_compose_with_its_name(version, tmp_path):
     assert "REDIS_PASSWORD" in result.stderr
 
 
-def test_services_and_pinned_images():
+def test_services_and_their_images_are_settings_with_todays_tags_as_defaults():
     services = compose_file()["services"]
     assert set(services) == {"postgres", "langfuse", "redis"}
-    assert services["postgres"]["image"] == "postgres:15-alpine"
-    assert services["langfuse"]["image"] == "langfuse/langfuse:2"
-    assert services["redis"]["image"] == "redis:7-alpine"
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:15-alpine}"
+    assert services["langfuse"]["image"] == "${LANGFUSE_IMAGE:-langfuse/langfuse:2}"
+    assert services["redis"]["image"] == "${REDIS_IMAGE:-redis:7-alpine}"
 
 
 def test_nothing_that_compose_v1_or_old_engines_reject():

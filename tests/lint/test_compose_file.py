@@ -65,6 +65,24 @@ def test_services_and_their_images_are_settings_with_todays_tags_as_defaults():
     assert services["redis"]["image"] == "${REDIS_IMAGE:-redis:7-alpine}"
 
 
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_an_image_pinned_in_the_env_file_is_the_one_compose_runs(version, tmp_path):
+    found = compose_variants()[version]
+    if isinstance(found, str):
+        unavailable(f"Compose {version}: {found}")
+    env_file = tmp_path / "env"
+    env_file.write_text(EXAMPLE.read_text().replace("POSTGRES_IMAGE=postgres:15-alpine",
+                                                    "POSTGRES_IMAGE=postgres:15.10-alpine"))
+    result = subprocess.run(
+        [*found.command, "--project-name", "transbot", "--env-file", str(env_file), "-f", str(COMPOSE_YML),
+         "config"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    images = {name: service["image"] for name, service in yaml.safe_load(result.stdout)["services"].items()}
+    assert images == {"postgres": "postgres:15.10-alpine", "langfuse": "langfuse/langfuse:2", "redis": "redis:7-alpine"}
+
+
 def test_nothing_that_compose_v1_or_old_engines_reject():
     data = compose_file()
     assert "name" not in data, "top-level name: is rejected by Compose v1"

@@ -156,8 +156,8 @@ MUTATIONS = (
                  E + "test_removing_data_and_clones.py::test_reset_refuses_a_symlinked_data_folder_and_its_target_keeps_its_data")),
     Mutation(
         "psql-on-the-wrong-database", "scripts/commands/psql.sh",
-        'psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"',
-        'psql --username "${POSTGRES_USER:-transbot_user}" --dbname postgres "$@"',
+        'psql --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)" "$@"',
+        'psql --username "$(setting POSTGRES_USER)" --dbname postgres "$@"',
         "psql.sh: psql on the TransBot database, no password typed",
         "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
     Mutation(
@@ -298,6 +298,11 @@ MUTATIONS = (
         '    all_ports="$(model_ports "$model")"\n', '    all_ports=""\n',
         "start.sh prints where to connect",
         "e2e", (E + "test_override_changes.py::test_start_is_healthy_and_prints_the_ports_in_use",)),
+    Mutation(
+        "lib-defaults-win-over-the-settings", "scripts/lib/defaults.sh",
+        "printf '%s' \"${value:-${SETTING_DEFAULTS[$1]}}\"", "printf '%s' \"${SETTING_DEFAULTS[$1]}\"",
+        "the settings of .env.infra win over the defaults",
+        "unit", (U + "test_scripts_in_running_containers.py::test_psql_follows_the_user_and_database_of_env_infra_not_the_defaults",)),
     Mutation(
         "lib-lifecycle-silent-about-orphans", "scripts/lib/lifecycle.sh",
         '    warn_about_orphans "$STACK_MODEL" "$STACK_LISTING"\n', "",

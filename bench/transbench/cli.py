@@ -18,6 +18,7 @@ from pathlib import Path
 from support.engine import Compose, compose_variants, engine_problem, remove_stale_projects, test_images
 
 from .common import BenchError, log
+from . import publish
 from .compose_path import choose
 from .machine import image_mode, load_average, machine, other_containers
 from .phases import Bench, Results
@@ -40,7 +41,7 @@ def rerender(settings: Settings) -> int:
             growth={int(rows): data for rows, data in raw["growth"].items()},
             retries=raw.get("retries", []),
         )
-        old = Settings(**{**saved, "output": Path(saved["output"]), "from_json": None})
+        old = Settings(**{**saved, "output": Path(saved["output"]), "from_json": None, "publish": None})
     except (OSError, KeyError, TypeError, ValueError) as exc:
         print(f"bench: error: cannot read {settings.from_json}: {exc}", file=sys.stderr)
         return 1
@@ -48,6 +49,8 @@ def rerender(settings: Settings) -> int:
     print(markdown)
     settings.output.parent.mkdir(parents=True, exist_ok=True)
     settings.output.write_text(markdown)
+    if settings.publish:
+        log(f"wrote {publish.write(settings.publish, results, old, raw['machine'], raw['meta'])}")
     return 0
 
 
@@ -117,7 +120,7 @@ def main(argv: list[str]) -> int:
         "meta": meta,
         "machine": info,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
-                     if k != "from_json"},
+                     if k not in ("from_json", "publish")},
         "overhead": bench.results.overhead,
         "bash_floor": bench.results.bash_floor,
         "starts": {phase: [vars(r) for r in runs] for phase, runs in bench.results.starts.items()},
@@ -128,4 +131,6 @@ def main(argv: list[str]) -> int:
     }
     settings.output.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str))
     log(f"wrote {settings.output} and {settings.output.with_suffix('.json').name}")
+    if settings.publish:
+        log(f"wrote {publish.write(settings.publish, bench.results, settings, info, meta)}")
     return 0

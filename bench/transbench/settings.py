@@ -24,6 +24,8 @@ class Settings:
     from_json: Path | None = None
     # fast, portable, or None: the path the scripts pick on this engine.
     path: str | None = None
+    # NAME: also write bench/results/NAME.json, the figures the documents show.
+    publish: str | None = None
 
 
 def parse_args(argv: list[str]) -> Settings:
@@ -46,6 +48,9 @@ def parse_args(argv: list[str]) -> Settings:
                              "pick on this engine")
     parser.add_argument("--from-json", type=Path, default=None, metavar="FILE",
                         help="measure nothing: render the table again from a run's .json")
+    parser.add_argument("--publish", default=None, metavar="NAME",
+                        help="also write bench/results/NAME.json, the figures docs/performance.md shows "
+                             "(then run python3 docs/generate.py and commit both)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="FILE",
                         help=f"where to write the markdown (default {DEFAULT_OUTPUT.relative_to(REPO_ROOT)}); "
                              "the raw samples go next to it as .json")
@@ -65,6 +70,12 @@ def parse_args(argv: list[str]) -> Settings:
         parser.error("--rows needs at least one count, none negative")
     if rows[0] != 0:
         rows.insert(0, 0)
+    if args.publish is not None:
+        from .publish import name_problem
+
+        problem = name_problem(args.publish)
+        if problem:
+            parser.error(problem)
     output = args.output if args.output.is_absolute() else Path.cwd() / args.output
     return Settings(
         repeat=repeat,
@@ -79,5 +90,6 @@ def parse_args(argv: list[str]) -> Settings:
         output=output,
         from_json=args.from_json,
         path=args.path,
+        publish=args.publish,
     )
 

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # .env.infra: creating it with generated secrets, reading it the way Compose
-# does, and refusing values the stack cannot work with. Sourced, never run.
+# does, refusing values the stack cannot work with, and keeping its secrets
+# out of output (redact_secrets, here beside the code that knows which
+# variables are secrets). Sourced, never run.
 
 readonly ENV_FILE="$REPO_ROOT/.env.infra"
 readonly ENV_EXAMPLE="$REPO_ROOT/.env.infra.example"
@@ -355,7 +357,7 @@ validate_env() {
     done < <({ secret_names; printf '%s\n' "${ENV_KEYS[@]}"; } | awk 'NF && !seen[$0]++')
 
     for name in "${BUILTIN_SERVICES[@]}"; do
-        _check_port problems "$(service_field "$name" port_variable)" "$(service_field "$name" default_port)"
+        _check_port problems "$(service_field "$name" port_variable)"
     done
 
     _check_match problems COMPOSE_PROJECT_NAME '^[a-z0-9][a-z0-9_-]*$' \
@@ -396,10 +398,10 @@ _check_match() {
 
 _check_port() {
     local -n _port_problems="$1"
-    local name="$2" default="$3" value
-    value="${!name:-$default}"
+    local name="$2" value
+    value="$(setting "$name")"
     if [[ ! "$value" =~ ^[0-9]{1,5}$ ]] || ((10#$value < 1 || 10#$value > 65535)); then
-        _port_problems+=("$name must be a port number from 1 to 65535, e.g. $name=$default")
+        _port_problems+=("$name must be a port number from 1 to 65535, e.g. $name=${SETTING_DEFAULTS[$name]}")
     fi
 }
 

@@ -6,7 +6,7 @@
 # The host address to reach published ports at: the bind address, or
 # loopback when the stack listens on every interface.
 probe_host() {
-    case "${BIND_ADDRESS:-127.0.0.1}" in
+    case "$(setting BIND_ADDRESS)" in
         0.0.0.0 | "" | :: | "[::]") printf '127.0.0.1' ;;
         *) printf '%s' "${BIND_ADDRESS#[}" | tr -d ']' ;;
     esac

@@ -7,25 +7,16 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout model probes listing running
+    local mode="$1" wait timeout probes running
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
-    # A broken .env.infra is reported as such, before Compose reads it.
-    [[ ! -f "$ENV_FILE" ]] || prepare_env
-    ask_ahead compose engine model
-    require_docker
-    model="$(compose_model)"
-    require_known_services "$(model_services "$model")" "${named[@]}"
-    take_stack_lock
-    prepare_env
-    listing="$(project_containers)"
-    require_own_stack_in "$listing"
-    warn_about_orphans "$model" "$listing"
+    needs env-create compose model lock own-stack -- "${named[@]}"
+    warn_about_orphans "$STACK_MODEL" "$STACK_LISTING"
     if ((${#named[@]} > 0)); then
-        mapfile -t targets < <(model_with_dependencies "$model" "${named[@]}")
+        mapfile -t targets < <(model_with_dependencies "$STACK_MODEL" "${named[@]}")
     else
-        mapfile -t targets < <(model_services "$model")
+        mapfile -t targets < <(model_services "$STACK_MODEL")
     fi
     # Refused before anything is stopped or created: a failed check leaves
     # Docker and the disk as they were. One listing of the running
@@ -33,14 +24,14 @@ bring_up() {
     running="$(running_containers)"
     require_free_data_folders "$running" "${targets[@]}"
     check_volumes_writable
-    check_ports "$model" "$running" "${targets[@]}"
+    check_ports "$STACK_MODEL" "$running" "${targets[@]}"
     if [[ "$mode" == restart ]]; then
         step "Stopping $(described "${named[@]}")..."
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
     fi
     start_services "${named[@]}" -- "${targets[@]}"
     # Only now: a refused or failed start leaves the disk as it was.
-    remember_services "$model"
+    remember_services "$STACK_MODEL"
     # The timeout runs from here: it covers Compose's own wait for a
     # healthy dependency as well as ours.
     if ! "$wait"; then
@@ -55,7 +46,7 @@ bring_up() {
     wait_until_healthy --probe-into "$probes" "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
     verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
-    print_summary "$model" "${targets[@]}"
+    print_summary "$STACK_MODEL" "${targets[@]}"
 }
 
 # Containers of services no longer in the configuration keep running: `up`

@@ -12,33 +12,32 @@
 # scripts/lib/services/<name>.sh with its code (see the dispatcher below).
 #   data     its folder under volumes/ ("-": it keeps no data of its own)
 #   mount    where that folder is mounted in its container
-#   port     the variable that sets its published port, and its default
+#   port     the variable that sets its published port (its default: lib/defaults.sh)
 #   target   the port the service listens on inside its container
 readonly _SERVICE_TABLE='
-# name     data      mount                     port variable  default  target
-postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432     5432
-langfuse   -         -                         LANGFUSE_PORT  3000     3000
-redis      redis     /data                     REDIS_PORT     6379     6379
+# name     data      mount                     port variable  target
+postgres   postgres  /var/lib/postgresql/data  POSTGRES_PORT  5432
+langfuse   -         -                         LANGFUSE_PORT  3000
+redis      redis     /data                     REDIS_PORT     6379
 '
 
 BUILTIN_SERVICES=()
 declare -A _SERVICE_FIELDS=()
 _read_service_table() {
-    local name data mount port_variable port target
-    while read -r name data mount port_variable port target; do
+    local name data mount port_variable target
+    while read -r name data mount port_variable target; do
         [[ -n "$name" && "$name" != \#* ]] || continue
         BUILTIN_SERVICES+=("$name")
         _SERVICE_FIELDS[$name.data]="${data#-}"
         _SERVICE_FIELDS[$name.mount]="${mount#-}"
         _SERVICE_FIELDS[$name.port_variable]="$port_variable"
-        _SERVICE_FIELDS[$name.default_port]="$port"
         _SERVICE_FIELDS[$name.target]="$target"
     done <<<"$_SERVICE_TABLE"
 }
 _read_service_table
 readonly BUILTIN_SERVICES _SERVICE_FIELDS
 
-# Usage: service_field SERVICE data|mount|port_variable|default_port|target
+# Usage: service_field SERVICE data|mount|port_variable|target
 # Empty for a service that is not built in, or a field it does not have.
 service_field() {
     printf '%s' "${_SERVICE_FIELDS[$1.$2]:-}"
@@ -125,9 +124,7 @@ published_port() {
 
 # What the variable of a built-in service sets its port to, else the default.
 _port_setting() {
-    local variable
-    variable="$(service_field "$1" port_variable)"
-    printf '%s' "${!variable:-$(service_field "$1" default_port)}"
+    setting "$(service_field "$1" port_variable)"
 }
 
 # --- Names on the command line ----------------------------------------------------

@@ -8,11 +8,7 @@
 # second clone (a worktree, an old checkout) with the same project name would
 # otherwise recreate the first one's containers on its own volumes/ and
 # .env.infra: the first clone's data would seem gone and its passwords wrong.
-require_own_stack() {
-    require_own_stack_in "$(project_containers)"
-}
-
-# The same for a project_containers listing the caller already has.
+# CONTAINERS is a project_containers listing (`needs own-stack` makes one).
 # Usage: require_own_stack_in CONTAINERS
 require_own_stack_in() {
     local containers="$1" folder

@@ -10,9 +10,15 @@
 # the exact bytes a client will send with AUTH.
 #
 # Usage (the compose file's command): redis-server.sh [redis-server option...]
+#
+# In a swarm (deploy/swarm/stack.yml) the password is a Docker secret, not
+# an environment variable: REDIS_PASSWORD_FILE names the file that holds it.
 set -eu
 
-: "${REDISCLI_AUTH:?REDISCLI_AUTH must hold the Redis password}"
+if [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
+    REDISCLI_AUTH="$(cat "$REDIS_PASSWORD_FILE")"
+fi
+: "${REDISCLI_AUTH:?REDISCLI_AUTH (or REDIS_PASSWORD_FILE) must hold the Redis password}"
 
 # printf is a shell builtin: the password is not in any process's arguments.
 hash="$(printf '%s' "$REDISCLI_AUTH" | sha256sum | cut -d ' ' -f 1)"

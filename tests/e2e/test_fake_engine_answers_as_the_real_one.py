@@ -6,7 +6,7 @@ mounts...). Here one container runs on the real engine, labelled as Compose
 labels its containers, publishing a port and bind-mounting a folder whose
 path holds a space. Those fields are read from its real `docker inspect`
 JSON and given to the fake, and what the scripts ask about running containers
-(scripts/lib/compose.sh: running_containers, container_mounts, and
+(scripts/lib/engine.sh: running_containers, container_mounts, and
 container_of's filtered `ps -aq`) must print the same from both. A name
 neither knows, and a flag docker does not take, fail alike.
 """

@@ -152,6 +152,6 @@ def test_each_mutation_names_tests_that_exist_in_its_layer(mutation):
 
 def test_every_script_and_service_file_has_a_mutation():
     files = {"docker-compose.yml"}
-    for pattern in ("scripts/*.sh", "scripts/lib/**/*.sh", "services/**/*.*"):
+    for pattern in ("scripts/commands/*.sh", "scripts/lib/**/*.sh", "services/**/*.*"):
         files |= {str(path.relative_to(REPO_ROOT)) for path in REPO_ROOT.glob(pattern) if path.is_file()}
     assert sorted(files - {mutation.file for mutation in MUTATIONS}) == []

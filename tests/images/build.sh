@@ -2,18 +2,26 @@
 # Build the offline stand-in images of the transbot dev stack:
 #
 #   transbot-standin/base:bookworm   Debian 12 root fs from one mmdebstrap run
+#   transbot-standin/base:trixie     Debian 13 root fs, the same way (PostgreSQL 17)
 #   transbot-standin/postgres:15     honours the postgres:15-alpine contract
+#   transbot-standin/postgres:17     honours the postgres:17-alpine contract
 #   transbot-standin/redis:7         honours the redis:7-alpine contract
 #   transbot-standin/langfuse:2      keeps the Langfuse v2 contract we use
+#   transbot-standin/registry:2      the CNCF distribution registry 2.8 (Debian's)
+#
+# and, for the update tests, a second build of each service stand-in
+# (postgres:15-rev2, postgres:17-rev2, redis:7-rev2, langfuse:2-rev2: the same
+# contract, another image ID) and redis:7-test-never-healthy, a redis build
+# whose server never starts, so its healthcheck never passes.
 #
 # TRANSBOT_STANDIN_PREFIX (default transbot-standin) names the repository
-# prefix of all four, so work on the stand-ins can build its own images
+# prefix of all of them, so work on the stand-ins can build its own images
 # (e.g. TRANSBOT_STANDIN_PREFIX=transbot-standin-dev) without retagging the
 # ones other test runs on the same engine are using.
 #
 # No container registry is needed. Every image carries the label
 # org.transbot.standin.hash: the sha256 of the files it is built from (plus
-# the package list of the base). An image whose label matches is reused, so a
+# the package list of its base). An image whose label matches is reused, so a
 # warm run takes seconds. Usage: tests/images/build.sh [--force] [--help]
 set -Eeuo pipefail
 # errexit also inside $(...), so a failing step cannot yield a wrong hash.
@@ -23,19 +31,51 @@ SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 readonly SCRIPT_DIR
 readonly HASH_LABEL=org.transbot.standin.hash
 readonly PREFIX="${TRANSBOT_STANDIN_PREFIX:-transbot-standin}"
-readonly BASE_TAG="$PREFIX/base:bookworm"
-readonly SUITE=bookworm
 readonly DEFAULT_MIRROR=http://deb.debian.org/debian
-readonly SOURCES_FILE=/etc/apt/sources.list.d/debian.sources
+readonly SOURCES_DIR=/etc/apt/sources.list.d
 readonly LOCK_FILE=/tmp/transbot-standin-build.lock
-# name -> tag; the name is also the build context directory.
-readonly STANDINS=(postgres redis langfuse)
+# The Debian suites a base is made from: base:<suite>, its packages in
+# base/packages-<suite>.txt. bookworm serves every stand-in but PostgreSQL 17
+# (Debian 12 has no postgresql-17; Debian 13 has only 17).
+readonly SUITES=(bookworm trixie)
+# The images in build order (a parent before the images built FROM it).
+readonly IMAGES=(
+	postgres15 postgres17 redis langfuse registry
+	postgres15-rev2 postgres17-rev2 redis-rev2 langfuse-rev2
+	redis-never-healthy
+)
 declare -A TAGS=(
-	[postgres]="$PREFIX/postgres:15"
+	[postgres15]="$PREFIX/postgres:15"
+	[postgres17]="$PREFIX/postgres:17"
 	[redis]="$PREFIX/redis:7"
 	[langfuse]="$PREFIX/langfuse:2"
+	[registry]="$PREFIX/registry:2"
+	[postgres15-rev2]="$PREFIX/postgres:15-rev2"
+	[postgres17-rev2]="$PREFIX/postgres:17-rev2"
+	[redis-rev2]="$PREFIX/redis:7-rev2"
+	[langfuse-rev2]="$PREFIX/langfuse:2-rev2"
+	[redis-never-healthy]="$PREFIX/redis:7-test-never-healthy"
 )
-readonly TAGS
+# The build context directory of each image.
+declare -A CONTEXTS=(
+	[postgres15]=postgres [postgres17]=postgres [redis]=redis [langfuse]=langfuse [registry]=registry
+	[postgres15-rev2]=postgres [postgres17-rev2]=postgres [redis-rev2]=redis [langfuse-rev2]=langfuse
+	[redis-never-healthy]=never-healthy
+)
+# What each image is built FROM: a suite's base, or another image of IMAGES.
+declare -A PARENTS=(
+	[postgres15]=bookworm [postgres17]=trixie [redis]=bookworm [langfuse]=bookworm [registry]=bookworm
+	[postgres15-rev2]=bookworm [postgres17-rev2]=trixie [redis-rev2]=bookworm [langfuse-rev2]=bookworm
+	[redis-never-healthy]=redis
+)
+# Build arguments, space separated. STANDIN_REVISION=2 makes the second
+# build: the same files and contract, one more label (a new image ID).
+declare -A BUILD_ARGS=(
+	[postgres15]="PG_MAJOR=15" [postgres17]="PG_MAJOR=17"
+	[postgres15-rev2]="PG_MAJOR=15 STANDIN_REVISION=2" [postgres17-rev2]="PG_MAJOR=17 STANDIN_REVISION=2"
+	[redis-rev2]="STANDIN_REVISION=2" [langfuse-rev2]="STANDIN_REVISION=2"
+)
+readonly TAGS CONTEXTS PARENTS BUILD_ARGS
 # mmdebstrap options that shape the base (they are part of its hash).
 readonly MMDEBSTRAP_OPTS=(
 	--variant=minbase
@@ -56,13 +96,39 @@ die() {
 	exit 1
 }
 
+base_tag() { printf '%s/base:%s\n' "$PREFIX" "$1"; }
+
+is_suite() {
+	local suite
+	for suite in "${SUITES[@]}"; do
+		[[ "$suite" != "$1" ]] || return 0
+	done
+	return 1
+}
+
+# The tag an image is built FROM: a suite's base or another stand-in.
+parent_tag() {
+	local parent="${PARENTS[$1]}"
+	if is_suite "$parent"; then
+		base_tag "$parent"
+	else
+		printf '%s\n' "${TAGS[$parent]}"
+	fi
+}
+
 usage() {
+	local name tags=()
+	for name in "${IMAGES[@]}"; do
+		tags+=("${TAGS[$name]}")
+	done
 	cat <<-EOF
 		usage: $0 [--force]
 
-		Builds ${BASE_TAG} with mmdebstrap and the stand-ins
-		${TAGS[postgres]}, ${TAGS[redis]} and ${TAGS[langfuse]}.
-		Images whose ${HASH_LABEL} label matches their sources are reused.
+		Builds the bases $(base_tag bookworm) and $(base_tag trixie) with
+		mmdebstrap and on them the stand-ins
+		$(printf '  %s\n' "${tags[@]}")
+		Images whose ${HASH_LABEL} label matches their sources are reused;
+		a base is built only when an image on it has to be.
 
 		  --force   rebuild every image even if its hash matches
 
@@ -123,28 +189,40 @@ take_lock() {
 	fi
 }
 
-# Debian mirror URLs as configured on this machine (deb822 sources), so the
-# build uses the same (possibly local) mirror as apt does.
-mirror_for() {
-	local want="$1" fallback="$2" uris
-	if [[ -r "$SOURCES_FILE" ]]; then
-		uris="$(awk -v want="$want" '
+# The URI of the first deb822 stanza (debian.sources first, then the other
+# *.sources) whose Suites match the awk pattern WANT, so the build uses the
+# same (possibly local) mirror as apt does. A Debian 12 machine has no
+# trixie suite of its own unless .ci/run added it: then the fallback.
+configured_uri() {
+	local want="$1" file
+	for file in "$SOURCES_DIR/debian.sources" "$SOURCES_DIR"/*.sources; do
+		[[ -r "$file" ]] || continue
+		awk -v want="$want" '
+			/^[[:space:]]*$/ { uri = "" }
 			/^URIs:/ { uri = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == want) { print uri; exit } }
-		' "$SOURCES_FILE")"
-		if [[ -n "$uris" ]]; then
-			printf '%s\n' "$uris"
-			return
-		fi
-	fi
-	printf '%s\n' "$fallback"
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i ~ want && uri != "") { print uri; found = 1; exit } }
+			END { exit !found }
+		' "$file" && return 0
+	done
+	return 1
 }
 
-# Package names from base/packages.txt, comma separated for --include.
+mirror_for() {
+	configured_uri "^$1\$" || printf '%s\n' "$DEFAULT_MIRROR"
+}
+
+# The security archive of SUITE: the machine's URI for it, else the URI it
+# uses for its own security suite (the same archive serves every release),
+# else none.
+security_mirror_for() {
+	configured_uri "^$1-security\$" || configured_uri '-security$' || true
+}
+
+# Package names from base/packages-SUITE.txt, comma separated for --include.
 package_list() {
-	local list
-	list="$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$SCRIPT_DIR/base/packages.txt" | grep -v '^$' | paste -sd, -)"
-	[[ -n "$list" ]] || die "base/packages.txt lists no packages"
+	local file="$SCRIPT_DIR/base/packages-$1.txt" list
+	list="$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$file" | grep -v '^$' | paste -sd, -)"
+	[[ -n "$list" ]] || die "base/packages-$1.txt lists no packages"
 	printf '%s\n' "$list"
 }
 
@@ -169,12 +247,13 @@ hash_files() {
 }
 
 base_hash() {
-	hash_files "$SCRIPT_DIR" "suite=$SUITE opts=${MMDEBSTRAP_OPTS[*]}" base
+	local suite="$1"
+	hash_files "$SCRIPT_DIR" "suite=$suite opts=${MMDEBSTRAP_OPTS[*]}" base/customize.sh "base/packages-$suite.txt"
 }
 
 standin_hash() {
-	local name="$1" base="$2"
-	hash_files "$SCRIPT_DIR" "base=$base" "$name"
+	local name="$1" parent_hash="$2"
+	hash_files "$SCRIPT_DIR" "parent=$parent_hash args=${BUILD_ARGS[$name]:-}" "${CONTEXTS[$name]}"
 }
 
 image_hash_label() {
@@ -191,14 +270,15 @@ fail_with_log() {
 }
 
 build_base() {
-	local hash="$1" mirror security packages image_id logfile="$WORK_DIR/base.log"
+	local suite="$1" hash="$2" tag mirror security packages image_id logfile="$WORK_DIR/base-$1.log"
+	tag="$(base_tag "$suite")"
 	command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (apt-get install mmdebstrap)"
-	mirror="$(mirror_for "$SUITE" "$DEFAULT_MIRROR")"
-	security="$(mirror_for "$SUITE-security" "")"
-	packages="$(package_list)"
-	local -a sources=("deb $mirror $SUITE main" "deb $mirror $SUITE-updates main")
+	mirror="$(mirror_for "$suite")"
+	security="$(security_mirror_for "$suite")"
+	packages="$(package_list "$suite")"
+	local -a sources=("deb $mirror $suite main" "deb $mirror $suite-updates main")
 	if [[ -n "$security" ]]; then
-		sources+=("deb $security $SUITE-security main")
+		sources+=("deb $security $suite-security main")
 	fi
 	local hook
 	# mmdebstrap runs the hook with the new root fs as "$1" (literal here).
@@ -210,7 +290,7 @@ build_base() {
 		mmdebstrap "${MMDEBSTRAP_OPTS[@]}" \
 			--include="$packages" \
 			--customize-hook="$hook" \
-			"$SUITE" - "${sources[@]}" 2>"$logfile" |
+			"$suite" - "${sources[@]}" 2>"$logfile" |
 			docker import \
 				--change "LABEL $HASH_LABEL=$hash" \
 				--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -220,20 +300,40 @@ build_base() {
 		if [[ -n "${image_id:-}" ]]; then
 			docker image rm "$image_id" >/dev/null 2>&1 || true
 		fi
-		fail_with_log "mmdebstrap | docker import of $BASE_TAG" "$logfile"
+		fail_with_log "mmdebstrap | docker import of $tag" "$logfile"
 	fi
-	docker tag "$image_id" "$BASE_TAG"
+	docker tag "$image_id" "$tag"
 	prune_dangling
 }
 
+# The upstream version of Debian's postgresql-MAJOR in an image ("17.12"
+# from "17.12-0+deb13u1"), as the official images' PG_VERSION gives it.
+postgres_version_in() {
+	local image="$1" major="$2" version
+	version="$(docker run --rm --network none --entrypoint dpkg-query "$image" \
+		--showformat '${Version}' --show "postgresql-$major")"
+	version="${version#*:}"
+	printf '%s\n' "${version%%[-+~]*}"
+}
+
 build_standin() {
-	local name="$1" hash="$2"
+	local name="$1" hash="$2" parent arg major
 	local logfile="$WORK_DIR/$name.log"
+	parent="$(parent_tag "$name")"
+	local -a args=(--build-arg "BASE_IMAGE=$parent")
+	for arg in ${BUILD_ARGS[$name]:-}; do
+		args+=(--build-arg "$arg")
+		if [[ "$arg" == PG_MAJOR=* ]]; then
+			major="${arg#PG_MAJOR=}"
+			# PG_VERSION is the package's, so the image says what it runs.
+			args+=(--build-arg "PG_VERSION=$(postgres_version_in "$parent" "$major")")
+		fi
+	done
 	if ! DOCKER_BUILDKIT=0 docker build --force-rm \
-		--build-arg "BASE_IMAGE=$BASE_TAG" \
+		"${args[@]}" \
 		--label "$HASH_LABEL=$hash" \
 		--tag "${TAGS[$name]}" \
-		"$SCRIPT_DIR/$name" >"$logfile" 2>&1; then
+		"$SCRIPT_DIR/${CONTEXTS[$name]}" >"$logfile" 2>&1; then
 		fail_with_log "docker build of ${TAGS[$name]}" "$logfile"
 	fi
 	prune_dangling
@@ -245,12 +345,16 @@ prune_dangling() {
 	docker image prune --force --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true
 }
 
+outdated() {
+	[[ "$FORCE" == true || "$(image_hash_label "$1")" != "$2" ]]
+}
+
 # Reuse or build one image; prints "<tag>: built|reused in <n>s".
 ensure_image() {
 	local tag="$1" hash="$2" builder="$3"
 	shift 3
 	local started=$SECONDS action=reused
-	if [[ "$FORCE" == true || "$(image_hash_label "$tag")" != "$hash" ]]; then
+	if outdated "$tag" "$hash"; then
 		"$builder" "$@"
 		action=built
 	fi
@@ -266,28 +370,32 @@ main() {
 	take_lock
 	WORK_DIR="$(mktemp -d /tmp/transbot-standin-build.XXXXXX)"
 
-	local started=$SECONDS base name hash
-	base="$(base_hash)"
-	declare -A hashes=()
-	local needs_base=false
-	for name in "${STANDINS[@]}"; do
-		hash="$(standin_hash "$name" "$base")"
-		hashes[$name]="$hash"
-		if [[ "$FORCE" == true || "$(image_hash_label "${TAGS[$name]}")" != "$hash" ]]; then
-			needs_base=true
+	local started=$SECONDS suite name parent
+	declare -A hashes=() needed=()
+	for suite in "${SUITES[@]}"; do
+		hashes[$suite]="$(base_hash "$suite")"
+	done
+	# IMAGES lists a parent before its children, so its hash is known.
+	for name in "${IMAGES[@]}"; do
+		parent="${PARENTS[$name]}"
+		hashes[$name]="$(standin_hash "$name" "${hashes[$parent]}")"
+		if is_suite "$parent" && outdated "${TAGS[$name]}" "${hashes[$name]}"; then
+			needed[$parent]=true
 		fi
 	done
 
-	# The base is only needed to build a stand-in; when all are current a
-	# missing or outdated base is left alone.
-	if [[ "$needs_base" == true ]]; then
-		ensure_image "$BASE_TAG" "$base" build_base "$base"
-	elif [[ "$(image_hash_label "$BASE_TAG")" == "$base" ]]; then
-		log "$BASE_TAG: reused in 0s"
-	else
-		log "$BASE_TAG: not needed (all stand-ins are current)"
-	fi
-	for name in "${STANDINS[@]}"; do
+	# A base is only needed to build a stand-in on it; when all of those are
+	# current a missing or outdated base is left alone.
+	for suite in "${SUITES[@]}"; do
+		if [[ -n "${needed[$suite]:-}" ]]; then
+			ensure_image "$(base_tag "$suite")" "${hashes[$suite]}" build_base "$suite" "${hashes[$suite]}"
+		elif [[ "$(image_hash_label "$(base_tag "$suite")")" == "${hashes[$suite]}" ]]; then
+			log "$(base_tag "$suite"): reused in 0s"
+		else
+			log "$(base_tag "$suite"): not needed (all stand-ins on it are current)"
+		fi
+	done
+	for name in "${IMAGES[@]}"; do
 		ensure_image "${TAGS[$name]}" "${hashes[$name]}" build_standin "$name" "${hashes[$name]}"
 	done
 	log "done in $((SECONDS - started))s"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from support.engine import build_standins
+
 from .servers import LIVE, ContainerPool
 
 
@@ -36,3 +38,10 @@ def _container_logs_on_failure(request):
         status, code = container.state()
         print(f"\n===== {container.name} ({container.image}): {status}, exit {code} =====")
         print("\n".join(container.logs().splitlines()[-40:]))
+
+
+@pytest.fixture(scope="session")
+def standins(engine) -> None:
+    """Every stand-in image built (the tests of the stand-ins themselves
+    use them whichever images TRANSBOT_TEST_IMAGES chose)."""
+    build_standins()

@@ -168,7 +168,8 @@ class ContainerPool:
         self.containers: list[Container] = []
 
     def run(self, role: str, service: str, *, env: dict[str, str], command: list[str] | None = None,
-            mounts: list[Mount] = (), publish: tuple[int, ...] = ()) -> Container:
+            mounts: list[Mount] = (), publish: tuple[int, ...] = (), volumes_from: str | None = None,
+            options: list[str] = ()) -> Container:
         name = f"{PROJECT_PREFIX}{os.getpid()}xi{next(_counter)}-{role}"
         container = Container(name, self.images[service], {port: free_port() for port in publish}, dict(env))
         # Registered before `docker run`: a run that fails half-way may
@@ -183,6 +184,11 @@ class ContainerPool:
             args += ["-e", f"{key}={value}"]
         for mount in mounts:
             args += ["-v", mount.arg]
+        if volumes_from:
+            # Another container's data volume, e.g. a folder another major
+            # initialised; `docker rm -v` of its owner removes it.
+            args += ["--volumes-from", volumes_from]
+        args += options  # any other `docker run` option, e.g. --health-cmd
         args.append(container.image)
         args += command or []
         result = docker(*args, timeout=120)
@@ -289,14 +295,15 @@ def postgres_settings(values: dict[str, str]) -> tuple[dict[str, str], list[Moun
 
 
 def start_postgres(pool: ContainerPool, role: str, *, postgres_password: str, langfuse_password: str,
-                   extra_mounts: list[Mount] = (), wait: bool = True) -> Postgres:
+                   extra_mounts: list[Mount] = (), wait: bool = True, volumes_from: str | None = None) -> Postgres:
     env, mounts = postgres_settings({
         "POSTGRES_USER": POSTGRES_USER,
         "POSTGRES_PASSWORD": postgres_password,
         "POSTGRES_DB": POSTGRES_DB,
         "LANGFUSE_DB_PASSWORD": langfuse_password,
     })
-    container = pool.run(role, "postgres", env=env, mounts=[*mounts, *extra_mounts], publish=(5432,))
+    container = pool.run(role, "postgres", env=env, mounts=[*mounts, *extra_mounts], publish=(5432,),
+                         volumes_from=volumes_from)
     server = Postgres(container, env)
     if wait:
         server.wait_ready()

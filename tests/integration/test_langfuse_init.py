@@ -169,3 +169,27 @@ def test_the_same_database_gets_its_user_once_everything_is_there(module_pool, s
     assert [email for _, email, _, _ in users] == ["admin@transbot.local"]
     assert [role for _, _, role in members] == ["OWNER"]
     container.remove()
+
+
+# --- Replicas starting together ------------------------------------------------------------
+
+def test_two_replicas_starting_together_migrate_once_and_both_serve(pool):
+    """A swarm starts its Langfuse replicas at once, and each runs the
+    migrations at start. Prisma serialises them with a PostgreSQL advisory
+    lock: the second waits, finds nothing pending, and starts; neither fails.
+    The migrations take a few seconds here so the two really overlap."""
+    pg = start_postgres(pool, "pg-two-replicas", postgres_password="pg-pw-99cc",
+                        langfuse_password=LANGFUSE_DB_PASSWORD)
+    # Both share PostgreSQL's network namespace: a port each.
+    replicas = [run_langfuse(pool, langfuse_env(STANDIN_MIGRATION_SECONDS="4", PORT=port), network_of=pg.container)
+                for port in ("3000", "3001")]
+    assert [settle(replica) for replica in replicas] == ["ready", "ready"], \
+        "\n\n".join(replica.logs()[-2000:] for replica in replicas)
+    with pg.connect(user="langfuse", dbname="langfuse") as conn:
+        rows = conn.execute('SELECT migration_name, count(*), count(finished_at) FROM "_prisma_migrations"'
+                            " GROUP BY migration_name").fetchall()
+    assert rows and all(count == 1 and finished == 1 for _, count, finished in rows), rows
+    outcomes = sorted("applied" if "have been applied" in replica.logs() else
+                      "nothing pending" if "No pending migrations" in replica.logs() else "?"
+                      for replica in replicas)
+    assert outcomes == ["applied", "nothing pending"]

@@ -57,12 +57,30 @@ def test_a_missing_secret_stops_compose_with_its_name(version, tmp_path):
     assert "REDIS_PASSWORD" in result.stderr
 
 
-def test_services_and_pinned_images():
+def test_services_and_their_images_are_settings_with_todays_tags_as_defaults():
     services = compose_file()["services"]
     assert set(services) == {"postgres", "langfuse", "redis"}
-    assert services["postgres"]["image"] == "postgres:15-alpine"
-    assert services["langfuse"]["image"] == "langfuse/langfuse:2"
-    assert services["redis"]["image"] == "redis:7-alpine"
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:15-alpine}"
+    assert services["langfuse"]["image"] == "${LANGFUSE_IMAGE:-langfuse/langfuse:2}"
+    assert services["redis"]["image"] == "${REDIS_IMAGE:-redis:7-alpine}"
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_an_image_pinned_in_the_env_file_is_the_one_compose_runs(version, tmp_path):
+    found = compose_variants()[version]
+    if isinstance(found, str):
+        unavailable(f"Compose {version}: {found}")
+    env_file = tmp_path / "env"
+    env_file.write_text(EXAMPLE.read_text().replace("POSTGRES_IMAGE=postgres:15-alpine",
+                                                    "POSTGRES_IMAGE=postgres:15.10-alpine"))
+    result = subprocess.run(
+        [*found.command, "--project-name", "transbot", "--env-file", str(env_file), "-f", str(COMPOSE_YML),
+         "config"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    images = {name: service["image"] for name, service in yaml.safe_load(result.stdout)["services"].items()}
+    assert images == {"postgres": "postgres:15.10-alpine", "langfuse": "langfuse/langfuse:2", "redis": "redis:7-alpine"}
 
 
 def test_nothing_that_compose_v1_or_old_engines_reject():

@@ -76,6 +76,13 @@ def test_no_library_file_calls_a_function_of_a_file_loaded_after_it():
     assert not calls, "calls against the load order of scripts/lib/all.sh:\n" + "\n".join(calls)
 
 
+def test_every_library_file_is_in_the_load_order():
+    """A file all.sh does not source is neither loaded nor checked above."""
+    # run.sh is the entry point that sources all.sh, not a layer of the library.
+    files = {path for path in LIB.glob("*.sh") if path.name not in ("all.sh", "run.sh")}
+    assert sorted(path.name for path in files - set(load_order())) == []
+
+
 def test_the_check_finds_a_planted_backward_call(tmp_path):
     (tmp_path / "all.sh").write_text('source "$_lib_dir/first.sh"\nsource "$_lib_dir/second.sh"\n')
     (tmp_path / "first.sh").write_text("early() {\n    # late is mentioned in a comment only\n    late\n}\n")
@@ -86,5 +93,53 @@ def test_the_check_finds_a_planted_backward_call(tmp_path):
     saved, REPO_ROOT = REPO_ROOT, tmp_path
     try:
         assert backward_calls(order) == ["first.sh:3 calls late (defined in second.sh, loaded later)"]
+    finally:
+        REPO_ROOT = saved
+
+
+# The checks a command makes before it acts, in the one order lib/needs.sh
+# knows. A command that called one itself would have its own order again.
+PRECONDITIONS = {"require_env", "load_env_if_present", "prepare_env", "require_engine", "require_docker",
+                 "take_stack_lock", "require_own_stack_in"}
+
+
+def direct_preconditions(paths: list[Path]) -> list[str]:
+    """Every call of a precondition outside lib/needs.sh, as 'file:line calls NAME'."""
+    found = []
+    for path in paths:
+        if path.name == "needs.sh" and path.parent == LIB:
+            continue
+        own = definitions(path)
+        for number, line in code_lines(path):
+            for word in sorted((set(CALL.findall(line)) & PRECONDITIONS) - own):
+                found.append(f"{path.relative_to(REPO_ROOT)}:{number} calls {word}")
+    return found
+
+
+def command_and_library_files() -> list[Path]:
+    return sorted((REPO_ROOT / "scripts" / "commands").glob("*.sh")) + sorted(LIB.rglob("*.sh"))
+
+
+def test_commands_state_their_preconditions_with_needs_only():
+    calls = direct_preconditions(command_and_library_files())
+    assert not calls, "preconditions belong on the command's `needs` line:\n" + "\n".join(calls)
+
+
+def test_every_command_that_touches_the_stack_has_one_needs_line():
+    for path in sorted((REPO_ROOT / "scripts" / "commands").glob("*.sh")):
+        text = path.read_text()
+        if path.name in ("start.sh", "restart.sh"):
+            assert "bring_up " in text, path.name  # bring_up (lib/lifecycle.sh) has theirs
+            continue
+        assert len([line for _, line in code_lines(path) if line.strip().startswith("needs ")]) == 1, path.name
+
+
+def test_the_check_finds_a_planted_direct_precondition(tmp_path):
+    planted = tmp_path / "psql.sh"
+    planted.write_text("main() {\n    require_env\n    needs engine own-stack\n}\n")
+    global REPO_ROOT
+    saved, REPO_ROOT = REPO_ROOT, tmp_path
+    try:
+        assert direct_preconditions([planted]) == ["psql.sh:2 calls require_env"]
     finally:
         REPO_ROOT = saved

@@ -36,55 +36,55 @@ I = "tests/integration/"  # noqa: E741
 MUTATIONS = (
     # --- scripts/ ---------------------------------------------------------------------
     Mutation(
-        "start-does-not-wait-for-health", "scripts/start.sh",
+        "start-does-not-wait-for-health", "scripts/commands/start.sh",
         'bring_up start "$@"', 'bring_up start --no-wait "$@"',
         "start.sh waits for health (default 300 s)",
         "unit", (U + "test_wait_for_health.py::test_start_fails_when_the_stack_does_not_become_healthy",)),
     Mutation(
-        "stop-keeps-containers", "scripts/stop.sh",
+        "stop-keeps-containers", "scripts/commands/stop.sh",
         "compose down --remove-orphans 2>&1", "compose stop 2>&1",
         "stop.sh: with no service also removes containers and network",
         "unit", (U + "test_logs_and_stop.py::test_stop_without_services_takes_the_stack_down",)),
     Mutation(
-        "stop-leaves-orphans", "scripts/stop.sh",
+        "stop-leaves-orphans", "scripts/commands/stop.sh",
         "compose down --remove-orphans 2>&1", "compose down 2>&1",
         "stop.sh: with no service also removes the containers of services no longer in your configuration",
         "unit", (U + "test_override_changes.py::test_stop_removes_the_container_of_a_service_removed_from_the_override_and_names_it",)),
     Mutation(
-        "stop-ok-with-leftovers", "scripts/stop.sh",
+        "stop-ok-with-leftovers", "scripts/commands/stop.sh",
         '    require_nothing_left "$left"\n', "",
         "stop.sh never says stopped while a container or the network of the stack is left",
         "unit", (U + "test_override_changes.py::test_stop_is_not_ok_while_a_container_of_no_project_holds_the_network",
                  U + "test_override_changes.py::test_stop_is_not_ok_while_a_container_is_left")),
     Mutation(
-        "health-check-judges-orphans", "scripts/health-check.sh",
+        "health-check-judges-orphans", "scripts/commands/health-check.sh",
         '        mapfile -t orphans < <(orphans_in "$listing")\n', "",
         "health-check.sh checks only the services of your configuration, naming the containers it leaves out",
         "unit", (U + "test_override_changes.py::test_health_check_leaves_out_a_removed_service_naming_it_in_one_line",)),
     Mutation(
-        "restart-only-starts", "scripts/restart.sh",
+        "restart-only-starts", "scripts/commands/restart.sh",
         'bring_up restart "$@"', 'bring_up start "$@"',
         "restart.sh stops and starts (taking changed settings)",
         "unit", (U + "test_logs_and_stop.py::test_restart_stops_then_starts_the_named_services",)),
     Mutation(
-        "logs-drops-tail", "scripts/logs.sh",
+        "logs-drops-tail", "scripts/commands/logs.sh",
         '[[ -z "$tail" ]] || compose_args+=(--tail "$tail")', ': "$tail"',
         "logs.sh [--tail N]",
         "unit", (U + "test_logs_and_stop.py::test_logs_options_reach_compose",
                  U + "test_logs_and_stop.py::test_options_take_their_value_with_or_without_an_equals_sign")),
     Mutation(
-        "health-check-exits-0-when-unhealthy", "scripts/health-check.sh",
+        "health-check-exits-0-when-unhealthy", "scripts/commands/health-check.sh",
         '$healthy || exit "$EXIT_FAILURE"', '$healthy || exit 0',
         "health-check.sh: exit 0 only if all are healthy",
         "unit", (U + "test_logs_and_stop.py::test_health_check_reports_missing_containers_as_unhealthy_json",)),
     Mutation(
-        "init-env-leaves-an-existing-file-alone", "scripts/init-env.sh",
+        "init-env-leaves-an-existing-file-alone", "scripts/commands/init-env.sh",
         "    _check_env_file_mode\n    # All changes", "    _check_env_file_mode\n    return 0\n    # All changes",
         "init-env.sh creates .env.infra, or fills its remaining change-me placeholders and missing variables",
         "unit", (U + "test_init_env.py::test_init_env_fills_the_placeholders_left_in_an_existing_file",
                  U + "test_init_env.py::test_init_env_appends_the_variables_an_existing_file_lacks")),
     Mutation(
-        "app-env-prints-the-variables-ports", "scripts/app-env.sh",
+        "app-env-prints-the-variables-ports", "scripts/commands/app-env.sh",
         '    ports="$(ports_in_use)"\n', '    ports=""\n',
         "app-env.sh: built from .env.infra and the ports in use",
         "unit", (U + "test_override_changes.py::test_app_env_prints_the_ports_an_override_moved_while_the_stack_is_down",
@@ -96,13 +96,13 @@ MUTATIONS = (
         "app-env.sh: passwords percent-encoded, so any character is safe",
         "unit", (U + "test_app_env_write.py::test_redis_url_names_the_default_user_and_encodes_the_password",)),
     Mutation(
-        "apply-schema-does-not-pass-the-new-password", "scripts/apply-schema.sh",
+        "apply-schema-does-not-pass-the-new-password", "scripts/commands/apply-schema.sh",
         'docker exec -i -e TRANSBOT_NEW_PASSWORD "$1"', 'docker exec -i "$1"',
         "apply-schema.sh applies services/postgres/ and .env.infra's passwords to an existing database",
         "unit", (U + "test_scripts_in_running_containers.py::test_apply_schema_sets_the_password_of_env_infra",
                  E + "test_secret_rotation.py::test_a_new_langfuse_db_password_works_after_apply_schema_and_restart")),
     Mutation(
-        "apply-schema-does-not-check-postgres-user", "scripts/apply-schema.sh",
+        "apply-schema-does-not-check-postgres-user", "scripts/commands/apply-schema.sh",
         '    service_hook postgres require_user "$container"\n', "",
         "start.sh, restart.sh and apply-schema.sh say POSTGRES_USER in .env.infra (new) is not a role of "
         "volumes/postgres",
@@ -110,28 +110,28 @@ MUTATIONS = (
                  "test_apply_schema_names_a_postgres_user_the_database_does_not_have",
                  E + "test_secret_rotation.py::test_a_postgres_user_changed_after_initialisation_is_named_with_the_old_one")),
     Mutation(
-        "app-env-serves-another-clones-stack", "scripts/app-env.sh",
-        "    require_own_stack_if_docker_answers\n", "",
+        "app-env-serves-another-clones-stack", "scripts/commands/app-env.sh",
+        "    needs env own-stack-if-engine\n", "    needs env\n",
         "Several clones: every script that touches the stack refuses another clone's stack",
         "unit", (U + "test_one_stack_per_clone.py::test_app_env_prints_and_writes_no_settings_for_another_clones_stack",)),
     Mutation(
-        "app-env-write-keeps-others-readable", "scripts/app-env.sh",
+        "app-env-write-keeps-others-readable", "scripts/commands/app-env.sh",
         "$((8#$mode & 8#700))", "$((8#$mode))",
         "app-env.sh --write: the file ends up readable by you alone (0600)",
         "unit", (U + "test_app_env_write.py::test_an_existing_file_readable_by_others_is_made_private_saying_so",)),
     Mutation(
-        "backup-readable-by-others", "scripts/backup.sh",
+        "backup-readable-by-others", "scripts/commands/backup.sh",
         "    umask 077\n", "    umask 022\n",
         "Backups hold your data: they are created readable only by you",
         "unit", (U + "test_scripts_in_running_containers.py::test_a_backup_is_readable_only_by_its_owner",)),
     Mutation(
-        "restore-ignores-a-missing-service", "scripts/restore.sh",
+        "restore-ignores-a-missing-service", "scripts/commands/restore.sh",
         '[[ -n "$expected" && -f "$backup/$file" ]] ||', '[[ -n "$expected" || ! -f "$backup/$file" ]] ||',
         "restore.sh refuses a folder that lacks the service you name, before anything is dropped",
         "unit", (U + "test_restore_refusals.py::test_a_backup_without_the_named_service_is_refused_naming_what_it_holds",
                  E + "test_restore_failures.py::test_restore_refuses_a_backup_without_the_named_service_and_changes_nothing")),
     Mutation(
-        "restore-ignores-checksums", "scripts/restore.sh",
+        "restore-ignores-checksums", "scripts/commands/restore.sh",
         '[[ "$(sha256_of "$backup/$file")" == "$expected" ]] ||', 'true ||',
         "restore.sh refuses a folder that has a corrupt or truncated file, before anything is dropped",
         "unit", (U + "test_restore_refusals.py::test_a_file_that_does_not_match_its_sha256_is_refused",)),
@@ -142,32 +142,32 @@ MUTATIONS = (
         "Each database is restored in a single transaction: if it fails, that database is left as it was",
         "e2e", (E + "test_restore_failures.py::test_a_failed_database_restore_leaves_that_database_as_it_was",)),
     Mutation(
-        "reset-does-not-delete", "scripts/reset.sh",
+        "reset-does-not-delete", "scripts/commands/reset.sh",
         '"find $(service_field "$service" mount) -mindepth 1 -delete"',
         '"find $(service_field "$service" mount) -mindepth 1 -print"',
         "reset.sh deletes volumes/<service> after listing it with its size and asking",
         "unit", (U + "test_reset_guard.py::test_reset_with_yes_stops_the_service_and_deletes_only_its_data",
                  E + "test_reset_on_a_terminal.py::test_reset_redis_answered_yes_wipes_the_cache_and_keeps_postgres")),
     Mutation(
-        "reset-follows-a-symlinked-data-folder", "scripts/reset.sh",
+        "reset-follows-a-symlinked-data-folder", "scripts/commands/reset.sh",
         'require_data_folder_in_repository "$service"', ': "$service"',
         "reset.sh refuses a data folder that is a symlink or lies outside the repository",
         "unit", (U + "test_reset_guard.py::test_a_symlinked_data_folder_is_refused_and_its_target_kept",
                  E + "test_removing_data_and_clones.py::test_reset_refuses_a_symlinked_data_folder_and_its_target_keeps_its_data")),
     Mutation(
-        "psql-passes-no-arguments", "scripts/psql.sh",
+        "psql-passes-no-arguments", "scripts/commands/psql.sh",
         'service_hook postgres client "$@"', "service_hook postgres client",
         "psql.sh: every argument goes to psql",
         "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
     Mutation(
-        "redis-cli-passes-no-arguments", "scripts/redis-cli.sh",
+        "redis-cli-passes-no-arguments", "scripts/commands/redis-cli.sh",
         'service_hook redis client "$@"', "service_hook redis client",
         "redis-cli.sh: every argument goes to redis-cli",
         "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
     Mutation(
         "psql-on-the-wrong-database", "scripts/lib/services/postgres.sh",
-        'psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"',
-        'psql --username "${POSTGRES_USER:-transbot_user}" --dbname postgres "$@"',
+        'psql --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)" "$@"',
+        'psql --username "$(setting POSTGRES_USER)" --dbname postgres "$@"',
         "psql.sh: psql on the TransBot database, no password typed",
         "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
     Mutation(
@@ -210,6 +210,27 @@ MUTATIONS = (
         "logs.sh: logs, secrets masked",
         "unit", (U + "test_logs_and_stop.py::test_secrets_in_service_logs_are_masked",)),
     Mutation(
+        "lib-docker-fast-path-on-an-old-engine", "scripts/lib/docker.sh",
+        'if version_at_least "$api" 1.44 && version_at_least "$compose_version" 2.24; then',
+        'if version_at_least "$compose_version" 2.24; then',
+        "the fast path only where the engine and Compose support healthcheck.start_interval (Engine 25+, Compose 2.24+)",
+        "unit", (U + "test_healthcheck_path.py::test_fast_healthchecks_exactly_where_engine_and_compose_support_them",)),
+    Mutation(
+        "lib-docker-permission-denied-called-daemon-down", "scripts/lib/docker.sh",
+        'if [[ "$output" == *"permission denied"* ]]; then', "if false; then",
+        "a Docker socket that refuses you is named, with the docker-group fix",
+        "unit", (U + "test_docker_detection.py::test_socket_permission_denied_exits_1_with_the_docker_group_hint",)),
+    Mutation(
+        "lib-exec-puts-the-password-on-the-command-line", "scripts/lib/exec.sh",
+        'flags+=(-e "$1")', 'flags+=(-e "$1=${!1}")',
+        "redis-cli.sh: the password by environment, never on a command line",
+        "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
+    Mutation(
+        "lib-diagnose-drops-the-last-log-lines", "scripts/lib/diagnose.sh",
+        'last="$(tail -n 15 <<<"$logs")"', 'last=""',
+        "start.sh, when a service does not become healthy, shows its state, last probe and last log lines",
+        "unit", (U + "test_override_changes.py::test_start_shows_the_last_probe_of_a_service_that_gave_up",)),
+    Mutation(
         "lib-ahead-takes-the-answer-of-another-compose", "scripts/lib/ahead.sh",
         'if [[ -z "${_AHEAD_FD[$name]:-}" || "${_AHEAD_KEY[$name]}" != "$key" ]]; then',
         'if [[ -z "${_AHEAD_FD[$name]:-}" ]]; then',
@@ -220,6 +241,16 @@ MUTATIONS = (
         '(cd "$REPO_ROOT" && cat -- "${files[@]}" 2>/dev/null) || true', "true",
         "health-check.sh leaves out the containers of services gone from the configuration, and checks every container once a compose file changed",
         "unit", (U + "test_override_changes.py::test_health_check_checks_every_container_once_the_configuration_changed",)),
+    Mutation(
+        "lib-needs-forgets-the-lock", "scripts/lib/needs.sh",
+        '[[ -z "${wanted[lock]:-}" ]] || take_stack_lock', "true",
+        "commands that change the stack run one at a time: a second one waits for the first",
+        "unit", (U + "test_one_stack_per_clone.py::test_two_starts_at_once_run_one_after_the_other",)),
+    Mutation(
+        "lib-run-names-the-command-after-the-users-link", "scripts/lib/run.sh",
+        '    _command="$(basename -- "$_self")"\n', '    [ -n "$_command" ] || _command="$(basename -- "$_self")"\n',
+        "a symlink of your own to a script runs that script",
+        "unit", (U + "test_usage_errors.py::test_help_and_usage_errors_work_through_a_symlink",)),
     Mutation(
         "lib-lock-does-not-wait", "scripts/lib/lock.sh",
         'flock "$_LOCK_FD"\n', ': "$_LOCK_FD"\n',
@@ -243,7 +274,7 @@ MUTATIONS = (
         "unit", (U + "test_wait_for_health.py::test_a_container_restarting_while_it_starts_is_called_crashing_at_once",
                  R + "test_hostile_input.py::test_a_crash_looping_postgres_is_called_crashing_long_before_the_timeout")),
     Mutation(
-        "lib-health-leaves-the-event-stream-running", "scripts/lib/compose.sh",
+        "lib-health-leaves-the-event-stream-running", "scripts/lib/engine.sh",
         'kill "$_EVENTS_PID" 2>/dev/null || true', ": the stream is left running",
         "start.sh waits, then returns: nothing of it keeps running",
         "e2e", (E + "test_journey.py::test_start_leaves_no_process_of_its_own_behind",
@@ -261,7 +292,7 @@ MUTATIONS = (
         "SIGTERM ends start.sh and everything it started (exit 143)",
         "unit", (U + "test_waits_and_signals.py::test_sigterm_ends_start_and_everything_it_started_with_exit_143",)),
     Mutation(
-        "lib-compose-takes-the-empty-last-line", "scripts/lib/compose.sh",
+        "lib-engine-takes-the-empty-last-line", "scripts/lib/engine.sh",
         "awk 'NF { last = $0 } END { print last }'", "sed -n '$p'",
         "start.sh and health-check.sh show what a failing health probe said",
         "unit", (U + "test_override_changes.py::test_health_check_shows_what_the_failing_probe_said",
@@ -278,8 +309,13 @@ MUTATIONS = (
         "start.sh prints where to connect",
         "e2e", (E + "test_override_changes.py::test_start_is_healthy_and_prints_the_ports_in_use",)),
     Mutation(
+        "lib-defaults-win-over-the-settings", "scripts/lib/defaults.sh",
+        "printf '%s' \"${value:-${SETTING_DEFAULTS[$1]}}\"", "printf '%s' \"${SETTING_DEFAULTS[$1]}\"",
+        "the settings of .env.infra win over the defaults",
+        "unit", (U + "test_scripts_in_running_containers.py::test_psql_follows_the_user_and_database_of_env_infra_not_the_defaults",)),
+    Mutation(
         "lib-lifecycle-silent-about-orphans", "scripts/lib/lifecycle.sh",
-        '    warn_about_orphans "$model" "$listing"\n', "",
+        '    warn_about_orphans "$STACK_MODEL" "$STACK_LISTING"\n', "",
         "start.sh names the containers of services removed from your override, and how to remove them",
         "unit", (U + "test_override_changes.py::test_start_names_the_container_of_a_removed_service_and_leaves_it_alone",)),
     Mutation(
@@ -288,7 +324,7 @@ MUTATIONS = (
         "start.sh checks free ports before starting",
         "unit", (U + "test_port_preflight.py::test_busy_port_is_named_with_a_free_alternative_and_nothing_starts",)),
     Mutation(
-        "lib-compose-reuses-an-orphans-port", "scripts/lib/compose.sh",
+        "lib-engine-reuses-an-orphans-port", "scripts/lib/engine.sh",
         "$2 == project && ($3 in wanted) { print $4 }", "$2 == project { print $4 }",
         "start.sh refuses a port the container of a service removed from your override still holds",
         "unit", (U + "test_override_changes.py::test_start_refuses_the_port_a_removed_services_container_still_holds",)),

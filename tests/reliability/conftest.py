@@ -3,8 +3,11 @@
 - `figures`: the measured numbers of this run (writes acknowledged and
   found after crashes, cycles run, hostile cases tried). They are printed
   at the end of the session (visible with -s) and written to
-  tests/reliability/.last-report.json (git-ignored); the sessions of one
-  run (pytest-xdist workers, ./tests/run.sh's phases) add theirs to it.
+  tests/reliability/.last-report.json (git-ignored) with the date, the
+  command and the machine of the run; the sessions of one run
+  (pytest-xdist workers, ./tests/run.sh's phases) add theirs to it.
+  `python3 docs/generate.py --publish-reliability` takes it into
+  tests/reliability/results/published.json, what docs/reliability.md shows.
 - `module_stack`: builds a stack shared by the tests of one module, always
   destroyed at the end of the module.
 - Diagnostics of a module's stack are printed when one of its tests fails.
@@ -16,6 +19,8 @@ import datetime
 import fcntl
 import json
 import os
+import platform
+import re
 import tempfile
 import time
 import uuid
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from support.engine import Compose, compose_variants, run
 from support.stack import Stack
 
 REPORT = Path(__file__).resolve().parent / ".last-report.json"
@@ -34,6 +40,7 @@ class Figures(dict):
     def __init__(self):
         super().__init__()
         self.counted: set[str] = set()  # "topic.key" of the counts: they add up across sessions
+        self.about: dict[str, str] = {}  # the command and the machine of the run, not figures
 
     def record(self, topic: str, **values) -> None:
         self.setdefault(topic, {}).update(values)
@@ -50,6 +57,30 @@ def _run_id() -> str:
     return os.environ.get("TRANSBOT_TEST_RUN") or os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 
 
+def _machine() -> dict[str, str]:
+    """What the run ran on, for the published figures: CPU, memory and OS;
+    the engine and the Composes; the images."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M).group(1).strip()
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        memory = f", {kib / 2**20:.1f} GiB RAM"
+    except (OSError, AttributeError):
+        cpu, memory = platform.processor() or "unknown CPU", ""
+    try:
+        system = re.search(r'^PRETTY_NAME="?([^"\n]*)', Path("/etc/os-release").read_text(), re.M).group(1)
+    except (OSError, AttributeError):
+        system = platform.system()
+    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip() or "unknown"
+    composes = ", ".join(f"{name} {found.version}" for name, found in compose_variants().items()
+                         if isinstance(found, Compose))
+    return {
+        "machine": f"{cpu}, {os.cpu_count()} cores{memory}; {system}, kernel {platform.release()}",
+        "engine": f"Docker Engine {engine}, Compose {composes or 'unavailable'}",
+        "images": f"TRANSBOT_TEST_IMAGES={os.environ.get('TRANSBOT_TEST_IMAGES', 'auto')}",
+    }
+
+
 def _merge(earlier: dict, collected: Figures, seconds: float, run: str) -> dict:
     """This session's figures added to those of earlier sessions of the same run."""
     same_run = earlier.get("run") == run
@@ -60,8 +91,11 @@ def _merge(earlier: dict, collected: Figures, seconds: float, run: str) -> dict:
         for key, value in values.items():
             adds = f"{topic}.{key}" in collected.counted
             entry[key] = entry.get(key, 0) + value if adds else value
+    now = datetime.datetime.now(datetime.timezone.utc)
     return {
         **merged,
+        **collected.about,
+        "date": earlier["date"] if same_run and earlier.get("date") else now.strftime("%Y-%m-%d %H:%M UTC"),
         "run": run,
         "counted": sorted(counted | collected.counted),
         "written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -90,12 +124,14 @@ def _write_report(collected: Figures, seconds: float) -> dict:
 
 
 @pytest.fixture(scope="session")
-def figures():
+def figures(request):
     collected = Figures()
     began = time.monotonic()
     yield collected
     if not collected:
         return
+    args = " ".join(request.config.invocation_params.args)
+    collected.about = {"command": f"pytest {args}".strip(), **_machine()}
     summary = _write_report(collected, time.monotonic() - began)
     print("\n===== reliability figures (also in tests/reliability/.last-report.json) =====")
     print(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))

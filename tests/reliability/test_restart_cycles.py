@@ -134,3 +134,4 @@ def test_compose_v1_cycles_keep_the_data_and_leave_nothing_behind(make_stack, co
         _assert_no_leftovers(stack, files)
         _write_marker(stack, number, written)
         figures.count("restart_cycles", "compose_v1_cycles_run")
+    figures.count("restart_cycles", "compose_v1_cycles_passed", by=len(V1_OPERATIONS))

@@ -36,6 +36,19 @@ STANDIN_IMAGES = {
     "langfuse": f"{STANDIN_PREFIX}/langfuse:2",
     "redis": f"{STANDIN_PREFIX}/redis:7",
 }
+# For the upgrade and update tests (tests/images/README.md): PostgreSQL 17,
+# the registry stand-in, a second build of each service's stand-in (the
+# same contract under another image ID: "a newer image for the same tag")
+# and a redis build whose healthcheck never passes (a test image only).
+STANDIN_POSTGRES_17 = f"{STANDIN_PREFIX}/postgres:17"
+STANDIN_REGISTRY = f"{STANDIN_PREFIX}/registry:2"
+STANDIN_SECOND_BUILDS = {
+    STANDIN_IMAGES["postgres"]: f"{STANDIN_PREFIX}/postgres:15-rev2",
+    STANDIN_POSTGRES_17: f"{STANDIN_PREFIX}/postgres:17-rev2",
+    STANDIN_IMAGES["redis"]: f"{STANDIN_PREFIX}/redis:7-rev2",
+    STANDIN_IMAGES["langfuse"]: f"{STANDIN_PREFIX}/langfuse:2-rev2",
+}
+STANDIN_NEVER_HEALTHY_REDIS = f"{STANDIN_PREFIX}/redis:7-test-never-healthy"
 
 # Every stack the tests create has a project name with this prefix and the
 # pid of the test run, so a later run can tell stale stacks from live ones.
@@ -182,10 +195,18 @@ def test_images() -> dict[str, str]:
             return dict(OFFICIAL_IMAGES)
         if mode == "official":
             raise RuntimeError(f"cannot pull the official images {missing}")
+    build_standins()
+    return dict(STANDIN_IMAGES)
+
+
+@functools.cache
+def build_standins() -> None:
+    """Builds (or, warm, reuses in about a second) every stand-in image:
+    also in `official` mode, for the tests of the stand-ins themselves and
+    those that need an image no registry is reachable for (PostgreSQL 17)."""
     build = run(["bash", str(STANDIN_BUILD)], timeout=1800)
     if build.returncode != 0:
         raise RuntimeError(f"building the stand-in images failed:\n{build.stdout}\n{build.stderr}")
-    return dict(STANDIN_IMAGES)
 
 
 # Ports handed out by free_port, one empty file per port naming the pid that

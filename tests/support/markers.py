@@ -12,7 +12,7 @@ import pytest
 
 from .engine import unavailable
 
-LAYERS = ("lint", "unit", "harness", "integration", "e2e", "reliability")
+LAYERS = ("lint", "unit", "harness", "integration", "e2e", "reliability", "swarm")
 
 
 def mark_items(items) -> None:

@@ -40,7 +40,8 @@ def copy_repository(destination: Path) -> Path:
     for relative in repository_files():
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / relative, target)
+        # The commands in scripts/ are symlinks to scripts/lib/run.sh: copied as links.
+        shutil.copy2(REPO_ROOT / relative, target, follow_symlinks=False)
     (destination / "volumes").mkdir(exist_ok=True)
     return destination
 

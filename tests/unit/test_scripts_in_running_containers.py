@@ -107,6 +107,24 @@ def test_psql_opens_the_transbot_database_as_its_owner(containers):
     assert call["env"] == {}, "inside its container psql needs no password"
 
 
+def test_psql_follows_the_user_and_database_of_env_infra_not_the_defaults(containers):
+    containers.harness.write_env({"POSTGRES_USER": "team_user", "POSTGRES_DB": "team_db"})
+    result = containers.run("psql.sh")
+    assert result.returncode == 0, result
+    [call] = containers.execs()
+    assert call["command"] == ["psql", "--username", "team_user", "--dbname", "team_db"]
+
+
+def test_psql_without_the_settings_uses_the_defaults_compose_uses(containers):
+    text = containers.harness.env_file.read_text()
+    containers.harness.env_file.write_text("".join(line for line in text.splitlines(keepends=True)
+                                                   if not line.startswith(("POSTGRES_USER=", "POSTGRES_DB="))))
+    result = containers.run("psql.sh")
+    assert result.returncode == 0, result
+    [call] = containers.execs()
+    assert call["command"] == ["psql", "--username", "transbot_user", "--dbname", "transbot"]
+
+
 def test_redis_cli_gets_the_password_through_its_environment(containers):
     result = containers.run("redis-cli.sh", "ping")
     assert result.returncode == 0, result

@@ -27,7 +27,7 @@ langfuse_probe() {
 # localhost, as in its NEXTAUTH_URL: the login works only there.
 # Usage: langfuse_summary HOST PORTS
 langfuse_summary() {
-    printf 'http://localhost:%s  (login: %s)' "$(port_of langfuse "$2")" "${LANGFUSE_ADMIN_EMAIL:-admin@transbot.local}"
+    printf 'http://localhost:%s  (login: %s)' "$(port_of langfuse "$2")" "$(setting LANGFUSE_ADMIN_EMAIL)"
 }
 
 # Its keys and address for TransBot's .env (app-env.sh): localhost, as in

@@ -14,9 +14,9 @@ postgres_probe() {
     # trusted without a password.
     if output="$(PGPASSWORD="${POSTGRES_PASSWORD-}" PGCONNECT_TIMEOUT=5 docker exec \
         -e PGPASSWORD -e PGCONNECT_TIMEOUT "$container" \
-        psql -h postgres -U "${POSTGRES_USER:-transbot_user}" -d "${POSTGRES_DB:-transbot}" \
+        psql -h postgres -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" \
         -XtAq -c 'SELECT 1' 2>&1)" && [[ "$output" == 1 ]]; then
-        printf 'ok SELECT 1 as %s on %s' "${POSTGRES_USER:-transbot_user}" "${POSTGRES_DB:-transbot}"
+        printf 'ok SELECT 1 as %s on %s' "$(setting POSTGRES_USER)" "$(setting POSTGRES_DB)"
     else
         printf 'fail %s' "$(first_line_of "$output")"
     fi
@@ -40,14 +40,14 @@ postgres_hint() {
 
 # Usage: postgres_summary HOST PORTS
 postgres_summary() {
-    printf 'postgresql://%s@%s:%s/%s' "${POSTGRES_USER:-transbot_user}" "$1" "$(port_of postgres "$2")" "${POSTGRES_DB:-transbot}"
+    printf 'postgresql://%s@%s:%s/%s' "$(setting POSTGRES_USER)" "$1" "$(port_of postgres "$2")" "$(setting POSTGRES_DB)"
 }
 
 # DATABASE_URL for TransBot's .env (app-env.sh).
 # Usage: postgres_app_env HOST PORTS
 postgres_app_env() {
-    printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "${POSTGRES_USER:-transbot_user}")" \
-        "$(urlencode "$POSTGRES_PASSWORD")" "$1" "$(port_of postgres "$2")" "$(urlencode "${POSTGRES_DB:-transbot}")"
+    printf 'DATABASE_URL=postgresql://%s:%s@%s:%s/%s\n' "$(urlencode "$(setting POSTGRES_USER)")" \
+        "$(urlencode "$POSTGRES_PASSWORD")" "$1" "$(port_of postgres "$2")" "$(urlencode "$(setting POSTGRES_DB)")"
 }
 
 # PostgreSQL creates POSTGRES_USER only when it initialises an empty data
@@ -59,7 +59,8 @@ postgres_app_env() {
 # in CONTAINER, and nothing otherwise (or when there is no answer).
 # Usage: postgres_user_problem CONTAINER
 postgres_user_problem() {
-    local container="$1" user="${POSTGRES_USER:-transbot_user}" output initial
+    local container="$1" user output initial
+    user="$(setting POSTGRES_USER)"
     [[ -n "$container" ]] || return 0
     output="$(docker exec "$container" psql -U "$user" -d template1 -XtAq -c 'SELECT 1' 2>&1)" && return 0
     [[ "$output" == *"role \"$user\" does not exist"* ]] || return 0
@@ -97,7 +98,7 @@ postgres_require_user() {
 
 # "DATABASE FILE" for each database a backup holds.
 postgres_dumps() {
-    printf '%s %s\n' "${POSTGRES_DB:-transbot}" postgres-transbot.dump langfuse postgres-langfuse.dump
+    printf '%s %s\n' "$(setting POSTGRES_DB)" postgres-transbot.dump langfuse postgres-langfuse.dump
 }
 
 postgres_backup_files() {
@@ -112,7 +113,7 @@ postgres_backup() {
     container="$(running_container_of postgres)"
     while read -r database file; do
         docker exec "$container" pg_dump --format=custom \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" \
+            --username "$(setting POSTGRES_USER)" --dbname "$database" \
             >"$folder/$file" || die "pg_dump of the $database database failed"
     done < <(postgres_dumps)
 }
@@ -142,7 +143,7 @@ postgres_restore() {
     while read -r database file; do
         step "Restoring the $database database..."
         if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-            --username "${POSTGRES_USER:-transbot_user}" --dbname "$database" <"$backup/$file"; then
+            --username "$(setting POSTGRES_USER)" --dbname "$database" <"$backup/$file"; then
             ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
             die "restoring $file failed (see above); the $database database was left as it was"
         fi
@@ -158,5 +159,5 @@ postgres_restore() {
 # Usage: postgres_client PSQL_ARG...
 postgres_client() {
     exec_in_service postgres -- \
-        psql --username "${POSTGRES_USER:-transbot_user}" --dbname "${POSTGRES_DB:-transbot}" "$@"
+        psql --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)" "$@"
 }

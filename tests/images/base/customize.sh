@@ -1,14 +1,14 @@
 #!/bin/sh
-# mmdebstrap customize hook for transbot-standin/base:bookworm.
+# mmdebstrap customize hook for the transbot-standin/base:<suite> images.
 # Called by mmdebstrap with the root of the new file system as $1.
 set -eu
 root="$1"
 
-# postgresql-common's postinst creates a "main" cluster owned by the Debian
-# postgres uid. The stand-in initialises its own cluster in PGDATA like the
-# official image, so the packaged one would only be dead weight (and files
-# owned by a uid we change later).
-rm -rf "$root/etc/postgresql/15" "$root/var/lib/postgresql/15"
+# postgresql-common's postinst creates a "main" cluster (of 15 on bookworm,
+# 17 on trixie) owned by the Debian postgres uid. The stand-in initialises
+# its own cluster in PGDATA like the official image, so the packaged one
+# would only be dead weight (and files owned by a uid we change later).
+rm -rf "$root"/etc/postgresql/[0-9]* "$root"/var/lib/postgresql/[0-9]*
 
 # The official postgres image sets LANG=en_US.utf8 and initdb takes the
 # cluster locale from it; Debian only knows locales that were generated.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Entrypoint of the transbot postgres:15 stand-in.
+# Entrypoint of the transbot postgres stand-ins (15 and 17).
 #
 # It re-implements the start-up contract of the official postgres:15-alpine
-# image (see tests/images/README.md): the same environment variables, the same
+# and postgres:17-alpine images (see tests/images/README.md; their entrypoints
+# are one template upstream too): the same environment variables, the same
 # one-time initialisation of an empty PGDATA, the same init-script rules, and
 # `exec postgres` at the end so that postgres is PID 1 and receives the
 # STOPSIGNAL (SIGINT = fast shutdown) itself.

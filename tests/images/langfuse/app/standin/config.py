@@ -13,9 +13,22 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
-VERSION = "2.95.12-standin"
+
+def _version(release: str = "2.95.12-standin") -> str:
+    """The version the health endpoint reports. A second build of the image
+    (STANDIN_REVISION=2, the update tests' "newer image") says so, as a newer
+    Langfuse release would: 2.95.12-standin.2."""
+    try:
+        revision = (Path(__file__).parent / "REVISION").read_text().strip()
+    except OSError:
+        revision = "1"
+    return release if revision in ("", "1") else f"{release}.{revision}"
+
+
+VERSION = _version()
 
 BOOLEAN_VARS = (
     "TELEMETRY_ENABLED",

@@ -21,10 +21,5 @@ EOF
 }
 
 main() {
-    case "${1:-}" in
-        -h | --help) usage; exit 0 ;;
-        --) shift ;;
-    esac
-    needs env engine own-stack
-    service_hook postgres client "$@"
+    open_client postgres "$@"
 }

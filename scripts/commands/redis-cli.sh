@@ -20,10 +20,5 @@ EOF
 }
 
 main() {
-    case "${1:-}" in
-        -h | --help) usage; exit 0 ;;
-        --) shift ;;
-    esac
-    needs env engine own-stack
-    service_hook redis client "$@"
+    open_client redis "$@"
 }

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Bringing services up and reporting on them: the core that start.sh and
-# restart.sh share. Sourced, never run.
+# What commands share beyond their checks: bring_up, the core of start.sh
+# and restart.sh (up, wait, report), and open_client, that of psql.sh and
+# redis-cli.sh. Sourced, never run.
 
 # Starts (or, with MODE restart, stops and starts) the named services with
 # what they depend on, or the whole stack; unless --no-wait, waits until
@@ -199,4 +200,18 @@ parse_bring_up_args() {
             *) require_service_syntax "$1"; _services+=("$1"); shift ;;
         esac
     done
+}
+
+# What psql.sh and redis-cli.sh share: SERVICE's own client, inside its
+# running container, with every argument (after --, even --help) passed on.
+# Usage: open_client SERVICE [ARG...]
+open_client() {
+    local service="$1"
+    shift
+    case "${1:-}" in
+        -h | --help) usage; exit 0 ;;
+        --) shift ;;
+    esac
+    needs env engine own-stack
+    service_hook "$service" client "$@"
 }

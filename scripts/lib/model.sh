@@ -76,33 +76,35 @@ model_services() {
 model_with_dependencies() {
     local model="$1"
     shift
-    awk -v wanted="$*" '
-        $1 == "depends" { deps[$2] = deps[$2] " " $3 }
-        END {
-            n = split(wanted, queue, " ")
-            for (i = 1; i <= n; i++) {
-                if (seen[queue[i]]++) continue
-                print queue[i]
-                m = split(deps[queue[i]], more, " ")
-                for (j = 1; j <= m; j++) queue[++n] = more[j]
-            }
-        }' <<<"$model"
+    _model_walk depends-on "$model" "$*"
 }
 
 # The services that depend on SERVICE, directly or not.
 model_dependents() {
-    local model="$1" service="$2"
-    awk -v root="$service" '
-        $1 == "depends" { users[$3] = users[$3] " " $2 }
+    _model_walk needed-by "$1" "$2" --without-roots
+}
+
+# Every service reached from ROOTS (space-separated) along the "depends"
+# lines of MODEL, each once, nearest first, the roots too unless
+# --without-roots: depends-on follows a service to what it depends on,
+# needed-by to what depends on it.
+# Usage: _model_walk depends-on|needed-by MODEL ROOTS [--without-roots]
+_model_walk() {
+    awk -v direction="$1" -v roots="$3" -v without_roots="${4:-}" '
+        $1 == "depends" {
+            if (direction == "depends-on") next_of[$2] = next_of[$2] " " $3
+            else next_of[$3] = next_of[$3] " " $2
+        }
         END {
-            n = split(users[root], queue, " ")
+            n = split(roots, queue, " ")
+            for (i = 1; i <= n; i++) if (without_roots != "") root[queue[i]] = 1
             for (i = 1; i <= n; i++) {
                 if (seen[queue[i]]++) continue
-                print queue[i]
-                m = split(users[queue[i]], more, " ")
+                if (!(queue[i] in root)) print queue[i]
+                m = split(next_of[queue[i]], more, " ")
                 for (j = 1; j <= m; j++) queue[++n] = more[j]
             }
-        }' <<<"$model"
+        }' <<<"$2"
 }
 
 # "SERVICE HOST_IP PUBLISHED TARGET" for every published port of the

@@ -156,12 +156,12 @@ MUTATIONS = (
                  E + "test_removing_data_and_clones.py::test_reset_refuses_a_symlinked_data_folder_and_its_target_keeps_its_data")),
     Mutation(
         "psql-passes-no-arguments", "scripts/commands/psql.sh",
-        'service_hook postgres client "$@"', "service_hook postgres client",
+        'open_client postgres "$@"', "open_client postgres",
         "psql.sh: every argument goes to psql",
         "unit", (U + "test_scripts_in_running_containers.py::test_psql_opens_the_transbot_database_as_its_owner",)),
     Mutation(
         "redis-cli-passes-no-arguments", "scripts/commands/redis-cli.sh",
-        'service_hook redis client "$@"', "service_hook redis client",
+        'open_client redis "$@"', "open_client redis",
         "redis-cli.sh: every argument goes to redis-cli",
         "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
     Mutation(

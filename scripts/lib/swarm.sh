@@ -191,7 +191,7 @@ swarm_waiting_for() {
         case "$state" in
             rollback_completed | rollback_paused | paused)
                 if ! awk -v n="$name" -v s="$started" '$1 == n && $5 == s { found = 1 } END { exit !found }' <<<"$before"; then
-                    printf '%s: the update was %s by the swarm (a new task did not become healthy)\n' "${name#"${stack}_"}" "${state/_/ }"
+                    printf 'the update of %s was %s by the swarm: a new task did not become healthy (see its error above)\n' "${name#"${stack}_"}" "$([[ "$state" == rollback_completed ]] && echo "rolled back" || echo "paused")"
                     return 3
                 fi ;;
             updating | rollback_started) missing+=("${name#"${stack}_"} updating") ;;

@@ -95,6 +95,6 @@ main() {
     info "Langfuse (put your load balancer in front of these):"
     while IFS= read -r address; do
         [[ -z "$address" ]] || info "  http://$address:$(setting LANGFUSE_PORT)"
-    done < <(langfuse_addresses "$stack" "$nodes")
+    done < <(swarm_ui_addresses "$stack" "$nodes")
     info "PostgreSQL and Redis: on the overlay network ${stack}_transbot only (postgres:5432, redis:6379)."
 }

@@ -229,8 +229,8 @@ swarm_diagnostics() {
 }
 
 # The addresses of the nodes that run a Langfuse task, one a line.
-# Usage: langfuse_addresses STACK NODES
-langfuse_addresses() {
+# Usage: swarm_ui_addresses STACK NODES
+swarm_ui_addresses() {
     local stack="$1" nodes="$2"
     docker service ps --filter desired-state=running --format '{{.Node}}' "${stack}_langfuse" 2>/dev/null |
         awk 'NR == FNR { address[$2] = $3; next } ($1 in address) { print address[$1] }' <(printf '%s\n' "$nodes") -

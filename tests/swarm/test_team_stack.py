@@ -38,7 +38,7 @@ def nothing_deployed(swarm) -> list[str]:
 
 
 def test_deploy_refuses_a_worker_node_changing_nothing(clone):
-    refused = clone.deploy(node="node2")
+    refused = clone.script("swarm-deploy.sh", node="node2")
     assert refused.returncode == 1, refused
     assert refused.stderr.count("error:") == 1 and "swarm worker, not a manager" in refused.stderr, refused.stderr
     assert nothing_deployed(clone.swarm) == []
@@ -49,7 +49,7 @@ def test_deploy_refuses_when_no_node_carries_a_label_changing_nothing(clone):
     node1 = manager.node_id()
     manager.docker("node", "update", "--label-rm", "transbot.redis", node1, check=True)
     try:
-        refused = clone.deploy()
+        refused = clone.script("swarm-deploy.sh")
     finally:
         manager.docker("node", "update", "--label-add", "transbot.redis=true", node1, check=True)
     assert refused.returncode == 1, refused
@@ -63,7 +63,7 @@ def test_deploy_refuses_an_incomplete_env_file_changing_nothing(clone):
     env_file.write_text("".join(line for line in complete.splitlines(keepends=True)
                                 if not line.startswith("REDIS_PASSWORD=")))
     try:
-        refused = clone.deploy()
+        refused = clone.script("swarm-deploy.sh")
     finally:
         env_file.write_text(complete)
     assert refused.returncode == 1, refused

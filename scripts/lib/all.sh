@@ -30,6 +30,8 @@ source "$_lib_dir/diagnose.sh"
 source "$_lib_dir/model.sh"
 # shellcheck source=scripts/lib/stack.sh
 source "$_lib_dir/stack.sh"
+# shellcheck source=scripts/lib/swarm.sh
+source "$_lib_dir/swarm.sh"
 # shellcheck source=scripts/lib/needs.sh
 source "$_lib_dir/needs.sh"
 # shellcheck source=scripts/lib/health.sh

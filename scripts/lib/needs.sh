@@ -8,6 +8,7 @@
 #   2. Docker (and Compose), then the configuration as Compose resolves
 #      it, and the names given on the command line checked against it:
 #      usage errors and a stopped daemon come before any wait;
+#   2b. for the swarm commands, that engine is a swarm manager;
 #   3. the clone's lock: one command at a time changes the stack, and no
 #      command waits for it only to fail on a check it could have made;
 #   4. under the lock, a first start creates .env.infra (two starts at once
@@ -28,6 +29,7 @@ STACK_LISTING=
 #   engine               the docker CLI and a reachable daemon
 #   compose              those and Docker Compose
 #   model                the resolved configuration, in STACK_MODEL
+#   swarm-manager        the engine is a manager of a swarm (the swarm-* commands)
 #   lock                 the clone's lock
 #   own-stack            the running stack is this clone's (STACK_LISTING)
 #   own-stack-if-engine  the same, only when Docker answers (app-env.sh:
@@ -42,7 +44,7 @@ needs() {
     while (($# > 0)); do
         case "$1" in
             --) shift; names=("$@"); break ;;
-            env | env-if-present | env-create | engine | compose | model | lock | own-stack | own-stack-if-engine)
+            env | env-if-present | env-create | engine | compose | model | swarm-manager | lock | own-stack | own-stack-if-engine)
                 wanted[$1]=1; shift ;;
             *) die "needs: no step '$1'" ;;
         esac
@@ -68,6 +70,7 @@ needs() {
     else
         require_services_exist "${names[@]}"
     fi
+    [[ -z "${wanted[swarm-manager]:-}" ]] || require_swarm_manager
     [[ -z "${wanted[lock]:-}" ]] || take_stack_lock
     [[ -z "${wanted[env-create]:-}" ]] || prepare_env
     if [[ -n "${wanted[own-stack]:-}" ]]; then

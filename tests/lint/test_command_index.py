@@ -24,7 +24,7 @@ INDEX = REPO_ROOT / "tests" / "COMMANDS.md"
 # The layers whose tests run the scripts. lint, harness and bench/tests check
 # files and the suite's machinery; where they name a script it is a file or a
 # label, not a run.
-LAYERS = ("unit", "integration", "e2e", "reliability")
+LAYERS = ("unit", "integration", "e2e", "reliability", "swarm")
 # Where an imported module lives, by its first name (pytest.ini's pythonpath).
 PACKAGE_ROOTS = {"support": REPO_ROOT / "tests", "transbench": REPO_ROOT / "bench"}
 HEADING = re.compile(r"^## `?([\w.-]+\.sh)`?\s*$")

@@ -100,7 +100,7 @@ def test_the_check_finds_a_planted_backward_call(tmp_path):
 # The checks a command makes before it acts, in the one order lib/needs.sh
 # knows. A command that called one itself would have its own order again.
 PRECONDITIONS = {"require_env", "load_env_if_present", "prepare_env", "require_engine", "require_docker",
-                 "take_stack_lock", "require_own_stack_in"}
+                 "take_stack_lock", "require_own_stack_in", "require_swarm_manager"}
 
 
 def direct_preconditions(paths: list[Path]) -> list[str]:

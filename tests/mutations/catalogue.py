@@ -32,9 +32,31 @@ L = "tests/lint/"
 E = "tests/e2e/"
 R = "tests/reliability/"
 I = "tests/integration/"  # noqa: E741
+S = "tests/swarm/test_team_stack.py::"
 
 MUTATIONS = (
     # --- scripts/ ---------------------------------------------------------------------
+    # --- the team stack on a swarm (scripts/*swarm*) ---------------------------------------
+    Mutation(
+        "swarm-deploy-on-a-worker", "scripts/lib/swarm.sh",
+        '"active "*) die "this Docker engine is a swarm worker', '"active "*) return 0; die "this Docker engine is a swarm worker',
+        "swarm-deploy.sh refuses an engine that is not a swarm manager, changing nothing",
+        "swarm", (S + "test_deploy_refuses_a_worker_node_changing_nothing",)),
+    Mutation(
+        "swarm-deploy-does-not-wait", "scripts/commands/swarm-deploy.sh",
+        '    wait_for_swarm_stack "$stack" "$before" "$timeout"\n', "",
+        "swarm-deploy.sh waits until every service is healthy and fails when the swarm rolled an update back",
+        "swarm", (S + "test_a_bad_langfuse_update_is_rolled_back_while_the_other_replica_serves",)),
+    Mutation(
+        "swarm-status-says-nothing-deployed-is-fine", "scripts/commands/swarm-status.sh",
+        '[[ -n "$services" ]] || die "the stack', '[[ -n "$services" ]] || exit 0; : "the stack',
+        "swarm-status.sh exits 1 when the stack is not deployed (or not healthy)",
+        "swarm", (S + "test_status_says_when_the_stack_is_not_deployed",)),
+    Mutation(
+        "swarm-remove-deletes-without-asking", "scripts/commands/swarm-remove.sh",
+        'confirm_destruction "$assume_yes" "delete this data"', 'true "$assume_yes" "delete this data"',
+        "swarm-remove.sh --delete-data asks first (or needs --yes) and removes nothing when not confirmed",
+        "swarm", (S + "test_delete_data_without_a_terminal_or_yes_is_refused_and_nothing_is_removed",)),
     Mutation(
         "start-does-not-wait-for-health", "scripts/commands/start.sh",
         'bring_up start "$@"', 'bring_up start --no-wait "$@"',

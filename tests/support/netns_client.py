@@ -6,6 +6,8 @@ a swarm node's network namespace (where that node's published ports are):
 auth-check         exit 0 when the keys are accepted
 send-trace NAME    sends a trace, flushes, prints its id
 read-trace ID      prints the trace's name (exit 1 if it cannot be read)
+poll-health FILE   GETs /api/public/health every 100 ms until FILE exists,
+                   then prints "REQUESTS FAILURES" and the failures' times
 
 The SDK reads LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY
 from the environment: the secret key is never an argument.
@@ -19,7 +21,30 @@ import time
 from langfuse import Langfuse
 
 
+def poll_health(stop_file: str) -> int:
+    """What a load balancer's client sees during an upheaval."""
+    import os
+    import urllib.request
+
+    url = os.environ["LANGFUSE_HOST"] + "/api/public/health"
+    requests, failures = 0, []
+    while not os.path.exists(stop_file):
+        requests += 1
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status != 200:
+                    failures.append(f"{time.time():.1f} status {response.status}")
+        except Exception as exc:  # noqa: BLE001 - every kind of failure counts
+            failures.append(f"{time.time():.1f} {exc}")
+        time.sleep(0.1)
+    print(requests, len(failures))
+    print("\n".join(failures[:20]))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[1] == "poll-health":
+        return poll_health(argv[2])
     client = Langfuse(timeout=10, max_retries=1)
     command = argv[1]
     if command == "auth-check":

@@ -1,6 +1,7 @@
 """Fixtures of the swarm layer: a real three-node Docker Swarm (three
 dockerd 26 in network namespaces of their own, see support/swarm.py) with
-the team stack of deploy/swarm deployed on it.
+the team stack of deploy/swarm deployed on it by ./scripts/swarm-deploy.sh
+from a clone of the repository.
 
 node1 is the manager and holds PostgreSQL's and Redis's volumes; node2 and
 node3 are workers that serve Langfuse. Built once per module (every swarm
@@ -10,9 +11,7 @@ on one worker) and removed afterwards, whatever happened.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -23,18 +22,12 @@ from pathlib import Path
 import pytest
 
 from support.engine import REPO_ROOT, unavailable
+from support.stack import Stack, copy_repository
 from support.swarm import DOCKERD, Swarm, leftovers
 
-STACK_FILE = REPO_ROOT / "deploy" / "swarm" / "stack.yml"
-# What the configs of the stack are made from: their hash versions the
-# configs' names (configs are immutable).
-CONFIG_FILES = [
-    REPO_ROOT / "deploy" / "swarm" / "langfuse-entrypoint.sh",
-    REPO_ROOT / "deploy" / "swarm" / "postgres-langfuse-database.sh",
-    REPO_ROOT / "services" / "postgres" / "langfuse-database.sh",
-    REPO_ROOT / "services" / "postgres" / "init.sql",
-    REPO_ROOT / "services" / "redis" / "redis-server.sh",
-]
+# The passwords of .env.infra that swarm-deploy.sh turns into secrets.
+SECRETS = ("POSTGRES_PASSWORD", "LANGFUSE_DB_PASSWORD", "REDIS_PASSWORD", "LANGFUSE_SECRET", "LANGFUSE_SALT",
+           "LANGFUSE_ENCRYPTION_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_ADMIN_PASSWORD")
 LABELS = {
     "node1": ["transbot.postgres=true", "transbot.redis=true"],
     "node2": ["transbot.langfuse=true"],
@@ -62,21 +55,50 @@ def swarm(images):
 
 @dataclass
 class TeamStack:
-    """The deploy/swarm stack on the swarm, with the passwords it was given."""
+    """A clone of the repository whose .env.infra deploys deploy/swarm's
+    stack on the swarm through the real commands (swarm-deploy.sh, ...)."""
 
     swarm: Swarm
-    passwords: dict[str, str]  # the *_SECRET variable -> the secret's value
-    variables: dict[str, str]
+    root: Path
+    images: dict[str, str]
     trace_id: str = ""  # a trace sent in the journey, read back after each upheaval
 
     @property
-    def public_key(self) -> str:
-        return self.variables["LANGFUSE_PUBLIC_KEY"]
+    def settings(self) -> dict[str, str]:
+        return Stack(self.root, None, self.images).env_file()
 
-    def deploy(self) -> None:
-        result = self.swarm.deploy(STACK_FILE, STACK, self.variables)
-        assert result.returncode == 0, f"docker stack deploy failed:\n{result.stdout}{result.stderr}"
-        self.swarm.wait_converged(STACK)
+    @property
+    def public_key(self) -> str:
+        return self.settings["LANGFUSE_PUBLIC_KEY"]
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        """Each password of .env.infra that becomes a secret."""
+        return {name: self.settings[name] for name in SECRETS}
+
+    def env(self, node: str = "node1", **overrides: str) -> dict[str, str]:
+        """The environment of a user on the manager: docker talks to NODE."""
+        env = {key: value for key, value in os.environ.items()
+               if key not in ("DOCKER_CONTEXT", "COMPOSE_PROJECT_NAME", "NO_COLOR")}
+        env.update({
+            "DOCKER_HOST": self.swarm.node(node).host,
+            "POSTGRES_IMAGE": self.images["postgres"],
+            "REDIS_IMAGE": self.images["redis"],
+            "LANGFUSE_IMAGE": self.images["langfuse"],
+            "LANGFUSE_PORT": LANGFUSE_PORT,
+            "LANGFUSE_URL": f"http://localhost:{LANGFUSE_PORT}",
+        })
+        env.update(overrides)
+        return env
+
+    def script(self, name: str, *args: str, node: str = "node1", timeout: float = 600,
+               **overrides: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.root / "scripts" / name), *args], capture_output=True, text=True,
+                              timeout=timeout, env=self.env(node, **overrides), cwd=self.root.parent,
+                              stdin=subprocess.DEVNULL)
+
+    def deploy(self, *args: str, **overrides: str) -> subprocess.CompletedProcess:
+        return self.script("swarm-deploy.sh", "--timeout", "240", *args, **overrides)
 
     def langfuse(self, node_name: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """The Langfuse SDK, run inside NODE's network namespace against
@@ -85,9 +107,18 @@ class TeamStack:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "tests"),
                "LANGFUSE_HOST": f"http://{node.address}:{LANGFUSE_PORT}",
                "LANGFUSE_PUBLIC_KEY": self.public_key,
-               "LANGFUSE_SECRET_KEY": self.passwords["LANGFUSE_SECRET_KEY_SECRET"]}
+               "LANGFUSE_SECRET_KEY": self.settings["LANGFUSE_SECRET_KEY"]}
         return subprocess.run(node.in_netns(sys.executable, "-m", "support.netns_client", *args),
                               capture_output=True, text=True, timeout=timeout, env=env)
+
+    def poll_health(self, node_name: str, stop_file: Path) -> subprocess.Popen:
+        """A client polling NODE's Langfuse health every 100 ms until
+        STOP_FILE exists; its output is "REQUESTS FAILURES" and the failures."""
+        node = self.swarm.node(node_name)
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "tests"),
+               "LANGFUSE_HOST": f"http://{node.address}:{LANGFUSE_PORT}"}
+        return subprocess.Popen(node.in_netns(sys.executable, "-m", "support.netns_client", "poll-health",
+                                              str(stop_file)), stdout=subprocess.PIPE, text=True, env=env)
 
     def container(self, service: str):
         """The (node, inspected container) running SERVICE's one task."""
@@ -103,51 +134,24 @@ class TeamStack:
                            "-U", "transbot_user", "-d", "transbot", input=sql)
 
 
-def _passwords() -> dict[str, str]:
-    # Characters a URL or a shell would trip over, in the one password that
-    # ends up in a URL (DATABASE_URL), plus randomness: a value found
-    # anywhere it must not be can only have come from the secret.
-    return {
-        "POSTGRES_PASSWORD_SECRET": f"pg {secrets.token_hex(8)} $'\"",
-        "LANGFUSE_DB_PASSWORD_SECRET": f"lf@db/{secrets.token_hex(8)}%:#?",
-        "REDIS_PASSWORD_SECRET": f"redis-{secrets.token_hex(8)}",
-        "LANGFUSE_SECRET_SECRET": secrets.token_hex(16),
-        "LANGFUSE_SALT_SECRET": secrets.token_hex(16),
-        "LANGFUSE_ENCRYPTION_KEY_SECRET": secrets.token_hex(32),
-        "LANGFUSE_SECRET_KEY_SECRET": f"sk-lf-{secrets.token_hex(12)}",
-        "LANGFUSE_ADMIN_PASSWORD_SECRET": f"admin-{secrets.token_hex(8)}",
-    }
-
-
-def _configs_version() -> str:
-    digest = hashlib.sha256()
-    for path in CONFIG_FILES:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:8]
+@pytest.fixture(scope="module")
+def clone(swarm, images, tmp_path_factory) -> TeamStack:
+    """A clone with its .env.infra (generated by init-env.sh), not deployed yet."""
+    root = copy_repository(tmp_path_factory.mktemp("swarm-clone") / "repo")
+    stack = TeamStack(swarm, root, images)
+    created = stack.script("init-env.sh")
+    assert created.returncode == 0, created.stderr
+    return stack
 
 
 @pytest.fixture(scope="module")
-def team_stack(swarm, images) -> TeamStack:
-    """The stack deployed from deploy/swarm/stack.yml with raw `docker stack
-    deploy` (what the deploy command will do), converged and healthy."""
-    passwords = _passwords()
-    variables = {
-        "POSTGRES_IMAGE": images["postgres"],
-        "REDIS_IMAGE": images["redis"],
-        "LANGFUSE_IMAGE": images["langfuse"],
-        "LANGFUSE_PORT": LANGFUSE_PORT,
-        "LANGFUSE_URL": f"http://localhost:{LANGFUSE_PORT}",
-        "LANGFUSE_PUBLIC_KEY": f"pk-lf-{secrets.token_hex(12)}",
-        "CONFIGS_VERSION": _configs_version(),
-    }
-    for variable, value in passwords.items():
-        # e.g. transbot_postgres_password_<hash8>
-        variables[variable] = swarm.create_secret("transbot_" + variable.removesuffix("_SECRET").lower(), value)
-    stack = TeamStack(swarm, passwords, variables)
+def team_stack(clone) -> TeamStack:
+    """The stack deployed by ./scripts/swarm-deploy.sh, converged and healthy."""
     began = time.monotonic()
-    stack.deploy()
+    deployed = clone.deploy()
+    assert deployed.returncode == 0, f"{deployed.stdout}{deployed.stderr}"
     print(f"\nstack deployed and healthy in {time.monotonic() - began:.1f} s")
-    return stack
+    return clone
 
 
 @pytest.fixture(autouse=True)

@@ -66,6 +66,9 @@ is_builtin() {
 #   restore BACKUP MODEL       replaces its data with them (restore.sh)
 #   app_env HOST PORTS         KEY=VALUE lines for TransBot's .env (app-env.sh)
 #   client ARG...              its client inside its container (psql.sh, redis-cli.sh)
+#   check_start                refuses (exits 1) what would fail once started
+#                              (start.sh, restart.sh)
+#   log_hint LOGS              what a known line of its log means (status 1: none)
 # and those only its own command asks for (postgres: require_user CONTAINER,
 # apply-schema.sh).
 

@@ -161,3 +161,62 @@ postgres_client() {
     exec_in_service postgres -- \
         psql --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)" "$@"
 }
+
+# --- Major versions ----------------------------------------------------------------
+# A data folder opens only with the major that initialised it: PostgreSQL
+# refuses it otherwise, and a stack crash-looping on it tempts the user into
+# reset.sh. So the two majors are compared before anything starts.
+
+# The major that initialised volumes/postgres (its PG_VERSION file); empty
+# when it has none yet (a first start initialises it) or this user cannot
+# read it (the server's uid keeps it 0700; the server then says it itself,
+# and postgres_log_hint explains).
+postgres_data_major() {
+    local file="$REPO_ROOT/volumes/postgres/PG_VERSION" major=""
+    [[ -r "$file" ]] || return 0
+    read -r major <"$file" 2>/dev/null || true
+    [[ ! "$major" =~ ^[0-9]+$ ]] || printf '%s' "$major"
+}
+
+# The major of IMAGE, from PG_MAJOR in its environment (the official images
+# and the stand-ins set it); empty when the image is not here (nothing to
+# compare before Compose pulls it) or is no PostgreSQL image.
+# Usage: postgres_image_major IMAGE
+postgres_image_major() {
+    local environment
+    environment="$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' -- "$1" 2>/dev/null)" ||
+        return 0
+    awk -F= '$1 == "PG_MAJOR" && $2 ~ /^[0-9]+$/ && !found { print $2; found = 1 }' <<<"$environment"
+}
+
+# Refuses (exit 1) to start POSTGRES_IMAGE on a data folder of another major,
+# before anything is started or changed.
+postgres_check_start() {
+    local image data_major image_major
+    data_major="$(postgres_data_major)"
+    [[ -n "$data_major" ]] || return 0
+    image="$(setting POSTGRES_IMAGE)"
+    image_major="$(postgres_image_major "$image")"
+    [[ -n "$image_major" && "$image_major" != "$data_major" ]] || return 0
+    die "$(postgres_drift_message "$data_major" "$image" "$image_major")"
+}
+
+# Usage: postgres_drift_message DATA_MAJOR IMAGE IMAGE_MAJOR
+postgres_drift_message() {
+    local data_major="$1" image="$2" image_major="$3"
+    if ((image_major > data_major)); then
+        printf 'volumes/postgres holds PostgreSQL %s data, but POSTGRES_IMAGE in .env.infra (%s) is PostgreSQL %s; nothing was started. Upgrade the data instead: set POSTGRES_IMAGE back to a PostgreSQL %s image (e.g. postgres:%s-alpine), then run ./scripts/upgrade-postgres.sh %s' \
+            "$data_major" "$(printable "$image")" "$image_major" "$data_major" "$data_major" "$(printable "$image")"
+    else
+        printf 'volumes/postgres holds PostgreSQL %s data, which PostgreSQL %s (POSTGRES_IMAGE in .env.infra: %s) cannot open; nothing was started. Set POSTGRES_IMAGE to a PostgreSQL %s image (e.g. postgres:%s-alpine), or go back with ./scripts/upgrade-postgres.sh --revert' \
+            "$data_major" "$image_major" "$(printable "$image")" "$data_major" "$data_major"
+    fi
+}
+
+# The server's own refusal, when the image was not here to compare before
+# the start (Compose pulled it) or the data folder was not readable.
+# Usage: postgres_log_hint LOGS
+postgres_log_hint() {
+    [[ "$1" == *"database files are incompatible with server"* ]] || return 1
+    printf 'volumes/postgres was initialised by another PostgreSQL major than POSTGRES_IMAGE in .env.infra: put back the image it was made with, then upgrade with ./scripts/upgrade-postgres.sh IMAGE (see the README, "Upgrading")\n'
+}

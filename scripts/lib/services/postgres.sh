@@ -220,3 +220,58 @@ postgres_log_hint() {
     [[ "$1" == *"database files are incompatible with server"* ]] || return 1
     printf 'volumes/postgres was initialised by another PostgreSQL major than POSTGRES_IMAGE in .env.infra: put back the image it was made with, then upgrade with ./scripts/upgrade-postgres.sh IMAGE (see the README, "Upgrading")\n'
 }
+
+# --- Major upgrades (upgrade-postgres.sh) -----------------------------------------
+
+# The major of the server running in CONTAINER, as it says itself: the
+# image that runs may be set elsewhere than POSTGRES_IMAGE (an override).
+# Usage: postgres_server_major CONTAINER
+postgres_server_major() {
+    local number
+    number="$(docker exec "$1" psql -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" -XtAq \
+        -c 'SHOW server_version_num' 2>/dev/null)" || return 0
+    [[ ! "$number" =~ ^[0-9]+$ ]] || printf '%s' "$((number / 10000))"
+}
+
+# "DATABASE SCHEMA.TABLE ROWS" for every table of both databases, exact
+# (count(*), not the planner's estimate): what an upgrade must carry over.
+# Usage: postgres_row_counts CONTAINER
+postgres_row_counts() {
+    local container="$1" database file
+    while read -r database file; do
+        docker exec "$container" psql -U "$(setting POSTGRES_USER)" -d "$database" -XtAq -F ' ' -c "
+            SELECT '$database', format('%I.%I', table_schema, table_name),
+                   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I',
+                       table_schema, table_name), false, true, '')))[1]::text
+            FROM information_schema.tables
+            WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')
+            ORDER BY 2" || die "could not count the rows of the $database database"
+    done < <(postgres_dumps)
+}
+
+# Loads a backup's archives into the freshly initialised server in
+# CONTAINER, each database in one transaction; --clean replaces what the
+# init files created (the TransBot schema).
+# Usage: postgres_load_backup CONTAINER BACKUP
+postgres_load_backup() {
+    local container="$1" backup="$2" database file
+    while read -r database file; do
+        step "Restoring the $database database..."
+        docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
+            --username "$(setting POSTGRES_USER)" --dbname "$database" <"$backup/$file" ||
+            die "restoring $file into the new server failed (see above)"
+    done < <(postgres_dumps)
+}
+
+# Each password of .env.infra opens its database over the network, as the
+# clients connect (loopback inside the container is trusted).
+# Usage: postgres_check_passwords CONTAINER
+postgres_check_passwords() {
+    local container="$1"
+    PGPASSWORD="$POSTGRES_PASSWORD" docker exec -e PGPASSWORD "$container" psql -h postgres \
+        -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" -XtAq -c 'SELECT 1' >/dev/null ||
+        die "POSTGRES_PASSWORD does not open the $(setting POSTGRES_DB) database on the new server"
+    PGPASSWORD="$LANGFUSE_DB_PASSWORD" docker exec -e PGPASSWORD "$container" psql -h postgres \
+        -U langfuse -d langfuse -XtAq -c 'SELECT 1' >/dev/null ||
+        die "LANGFUSE_DB_PASSWORD does not open the langfuse database on the new server"
+}

@@ -142,14 +142,22 @@ postgres_restore() {
     fi
     while read -r database file; do
         step "Restoring the $database database..."
-        if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-            --username "$(setting POSTGRES_USER)" --dbname "$database" <"$backup/$file"; then
+        if ! postgres_pg_restore "$container" "$database" "$backup/$file"; then
             ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
             die "restoring $file failed (see above); the $database database was left as it was"
         fi
     done < <(postgres_dumps)
     ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" ||
         die "docker compose up failed (see above); start them with ./scripts/start.sh ${dependents[*]}"
+}
+
+# Replaces DATABASE in CONTAINER with ARCHIVE in one transaction: a failure
+# leaves it untouched. --clean replaces what is there (on a new server, what
+# the init files created).
+# Usage: postgres_pg_restore CONTAINER DATABASE ARCHIVE
+postgres_pg_restore() {
+    docker exec -i "$1" pg_restore --clean --if-exists --single-transaction --exit-on-error \
+        --username "$(setting POSTGRES_USER)" --dbname "$2" <"$3"
 }
 
 # --- Client ------------------------------------------------------------------------
@@ -257,8 +265,7 @@ postgres_load_backup() {
     local container="$1" backup="$2" database file
     while read -r database file; do
         step "Restoring the $database database..."
-        docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-            --username "$(setting POSTGRES_USER)" --dbname "$database" <"$backup/$file" ||
+        postgres_pg_restore "$container" "$database" "$backup/$file" ||
             die "restoring $file into the new server failed (see above)"
     done < <(postgres_dumps)
 }

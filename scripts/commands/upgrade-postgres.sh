@@ -54,10 +54,10 @@ require_image_syntax() {
 # Usage: target_major IMAGE OLD_MAJOR
 target_major() {
     local image="$1" old="$2" major
-    major="$(postgres_image_major "$image")"
+    major="$(service_hook postgres image_major "$image")"
     if [[ -z "$major" ]] && ! docker image inspect -- "$image" >/dev/null 2>&1; then
         docker pull -- "$image" >&2 || die "cannot pull $(printable "$image"); nothing was changed"
-        major="$(postgres_image_major "$image")"
+        major="$(service_hook postgres image_major "$image")"
     fi
     [[ -n "$major" ]] ||
         usage_error "$(printable "$image") is not a PostgreSQL image (it sets no PG_MAJOR); name one such as postgres:17-alpine"
@@ -69,8 +69,8 @@ target_major() {
 # The major of the data: its PG_VERSION, else the running server's word.
 current_major() {
     local major
-    major="$(postgres_data_major)"
-    [[ -n "$major" ]] || major="$(postgres_server_major "$(running_container_of postgres)")"
+    major="$(service_hook postgres data_major)"
+    [[ -n "$major" ]] || major="$(service_hook postgres server_major "$(running_container_of postgres)")"
     [[ -n "$major" ]] || die "cannot tell which PostgreSQL major made volumes/postgres; start the stack with ./scripts/start.sh first"
     printf '%s' "$major"
 }
@@ -121,7 +121,7 @@ start_new_server() {
     compose_up postgres -- postgres || die "docker compose up of the new server failed (see above)"
     wait_until_healthy 300 postgres || die "the new PostgreSQL $major server did not become healthy"
     container="$(running_container_of postgres)"
-    running="$(postgres_server_major "$container")"
+    running="$(service_hook postgres server_major "$container")"
     [[ "$running" == "$major" ]] ||
         die "the server started is PostgreSQL ${running:-unknown}, not $major: an override file sets postgres's image; remove that image: line and run the upgrade again"
 }
@@ -142,9 +142,9 @@ start_stack() {
 verify_new_server() {
     local container="$1" before="$2" after="$3"
     step "Verifying..."
-    postgres_row_counts "$container" >"$after"
+    service_hook postgres row_counts "$container" >"$after"
     diff -u "$before" "$after" >&2 || die "the row counts of the new server differ from the old one's (above)"
-    postgres_check_passwords "$container"
+    service_hook postgres check_passwords "$container"
     ok "every table has its rows ($(wc -l <"$after") tables; Langfuse's migrations: $(awk '$2 ~ /_prisma_migrations$/ { print $3 }' "$after"))"
 }
 
@@ -181,8 +181,6 @@ discard_folder() {
 
 upgrade() {
     local image="$1" assume_yes="$2" old_major new_major container backup work stamp
-    require_image_syntax "$image"
-    needs env compose model lock own-stack
     old_major="$(current_major)"
     new_major="$(target_major "$image" "$old_major")"
     container="$(running_container_of postgres)"
@@ -193,7 +191,7 @@ upgrade() {
     work="$(mktemp -d)"
     at_exit "rm -rf $(printf '%q' "$work")"
     step "Counting the rows of every table..."
-    postgres_row_counts "$container" >"$work/before"
+    service_hook postgres row_counts "$container" >"$work/before"
     step "Backing up..."
     backup="$(take_backup)"
     UPGRADE_OLD_IMAGE="$(setting POSTGRES_IMAGE)"
@@ -206,7 +204,7 @@ upgrade() {
     UPGRADE_KEPT="$REPO_ROOT/volumes/postgres.$old_major-$stamp"
     start_new_server "$image" "$new_major"
     container="$(running_container_of postgres)"
-    postgres_load_backup "$container" "$backup"
+    service_hook postgres load_backup "$container" "$backup"
     verify_new_server "$container" "$work/before" "$work/after"
     cp -p -- "$(resolve_symlinks "$ENV_FILE")" "$work/env"
     UPGRADE_ENV_COPY="$work/env"
@@ -229,7 +227,6 @@ kept_folders() {
 discard_old() {
     local assume_yes="$1" folder
     local -a folders
-    needs env-if-present lock
     mapfile -t folders < <(kept_folders)
     if ((${#folders[@]} == 0)); then
         ok "nothing to delete: no old PostgreSQL data folder is kept in volumes/"
@@ -256,12 +253,11 @@ recorded() {
 
 revert() {
     local assume_yes="$1" folder image major stamp
-    needs env compose model lock own-stack
     folder="$(recorded folder)"
     image="$(recorded image)"
     [[ -n "$folder" && -d "$REPO_ROOT/volumes/$folder" ]] ||
         die "no upgrade to revert: volumes/ keeps no old PostgreSQL folder made by $SCRIPT_NAME"
-    major="$(postgres_data_major)"
+    major="$(service_hook postgres data_major)"
     info "This puts back volumes/$folder and POSTGRES_IMAGE=$image; the current volumes/postgres is kept aside (writes since the upgrade are not carried back)."
     confirm_destruction "$assume_yes" "revert" "nothing was changed"
     compose_or_die "docker compose stop failed (see above); nothing was changed" stop
@@ -286,11 +282,12 @@ main() {
             *) [[ -z "$mode$image" ]] || usage_error "name one image, or --revert or --discard-old"; image="$1"; shift ;;
         esac
     done
+    [[ -n "$mode$image" ]] || usage_error "name the PostgreSQL image to upgrade to, e.g. postgres:17-alpine"
+    [[ -z "$image" ]] || require_image_syntax "$image"
+    needs env compose model lock own-stack
     case "$mode" in
         --revert) revert "$assume_yes" ;;
         --discard-old) discard_old "$assume_yes" ;;
-        *)
-            [[ -n "$image" ]] || usage_error "name the PostgreSQL image to upgrade to, e.g. postgres:17-alpine"
-            upgrade "$image" "$assume_yes" ;;
+        *) upgrade "$image" "$assume_yes" ;;
     esac
 }

@@ -204,8 +204,10 @@ class Harness:
         unless they say otherwise), NETWORKS and IMAGES ({"name", "env"}),
         and returns the environment that points the fake at them."""
         containers = [{"working_dir": str(self.repo), **container} for container in containers]
-        self.engine_file.write_text(json.dumps({"containers": containers, "networks": list(networks),
-                                                "images": list(images)}))
+        state = {"containers": containers, "networks": list(networks)}
+        if images:
+            state["images"] = list(images)
+        self.engine_file.write_text(json.dumps(state))
         return {"FAKE_DOCKER_CONTAINERS": str(self.engine_file)}
 
     def engine(self) -> dict:

@@ -22,32 +22,6 @@ Exit status: 0 done (prints the folder), 1 failed, 2 usage error.
 EOF
 }
 
-write_manifest() {
-    local folder="$1" file
-    {
-        printf '# TransBot infrastructure backup, made by scripts/backup.sh\n'
-        printf 'created %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        printf 'project %s\n' "$(project_name)"
-        for file in "$folder"/*; do
-            [[ "$(basename "$file")" != "$MANIFEST" ]] || continue
-            printf 'sha256 %s %s\n' "$(sha256_of "$file")" "$(basename "$file")"
-        done
-    } >"$folder/$MANIFEST"
-}
-
-# A new folder named by the time; a second backup within the same second
-# gets a suffix instead of failing.
-new_backup_folder() {
-    local base suffix=""
-    base="$BACKUP_ROOT/$(date -u +%Y%m%dT%H%M%SZ)"
-    mkdir -p "$BACKUP_ROOT" 2>/dev/null || die "cannot create backups/: the repository folder is not writable by $(id -un)"
-    until mkdir "$base$suffix" 2>/dev/null; do
-        [[ -d "$base$suffix" ]] || die "cannot create $base$suffix: backups/ is not writable by $(id -un)"
-        suffix="-$((${suffix#-} + 1))"
-    done
-    printf '%s' "$base$suffix"
-}
-
 # How to run restore.sh on FOLDER from where the user is now.
 restore_hint() {
     local folder="$1"

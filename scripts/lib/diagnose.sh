@@ -29,6 +29,8 @@ show_diagnostics() {
         printf 'last errors in its log:\n' >&2
         printf '    %s\n' "${errors//$'\n'/$'\n'    }" >&2
     fi
+    # What a service's own code knows about a line of its log.
+    ! service_has log_hint "$service" || service_hook "$service" log_hint "$logs" >&2 || true
     printf 'more: ./scripts/logs.sh %s --tail 200\n' "$service" >&2
 }
 

@@ -22,6 +22,7 @@ bring_up() {
     # Refused before anything is stopped or created: a failed check leaves
     # Docker and the disk as they were. One listing of the running
     # containers serves the data-folder and the port checks.
+    check_start_hooks "${targets[@]}"
     running="$(running_containers)"
     require_free_data_folders "$running" "${targets[@]}"
     check_volumes_writable
@@ -48,6 +49,15 @@ bring_up() {
     verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
     print_summary "$STACK_MODEL" "${targets[@]}"
+}
+
+# Each of TARGETS with a check_start hook refuses what would fail once
+# started (postgres: a data folder of another major than its image).
+check_start_hooks() {
+    local service
+    for service in "$@"; do
+        ! service_has check_start "$service" || service_hook "$service" check_start
+    done
 }
 
 # Containers of services no longer in the configuration keep running: `up`

@@ -66,8 +66,13 @@ is_builtin() {
 #   restore BACKUP MODEL       replaces its data with them (restore.sh)
 #   app_env HOST PORTS         KEY=VALUE lines for TransBot's .env (app-env.sh)
 #   client ARG...              its client inside its container (psql.sh, redis-cli.sh)
+#   check_start                refuses (exits 1) what would fail once started
+#                              (start.sh, restart.sh)
+#   log_hint LOGS              what a known line of its log means (status 1: none)
 # and those only its own command asks for (postgres: require_user CONTAINER,
-# apply-schema.sh).
+# apply-schema.sh; data_major, image_major IMAGE, server_major CONTAINER,
+# row_counts CONTAINER, load_backup CONTAINER BACKUP, check_passwords
+# CONTAINER, upgrade-postgres.sh).
 
 # Whether SERVICE is built in and has HOOK. Only a built-in service has
 # hooks: an override's service named, say, postgres_user would otherwise

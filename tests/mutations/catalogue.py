@@ -424,4 +424,22 @@ MUTATIONS = (
         "cost_usd            numeric(12, 6) CHECK (cost_usd >= 0),", "cost_usd            numeric(12, 6),",
         "token counts, cost and latency cannot be negative",
         "integration", (I + "test_postgres_schema.py::test_invalid_translation_is_rejected",)),
+    Mutation(
+        "start-ignores-postgres-major-drift", "scripts/lib/services/postgres.sh",
+        '[[ -n "$image_major" && "$image_major" != "$data_major" ]] || return 0',
+        '[[ -n "$image_major" && "$image_major" == "$data_major" ]] || return 0',
+        "start.sh refuses a PostgreSQL image of another major than volumes/postgres, before anything starts",
+        "unit", (U + "test_postgres_major_drift.py::test_a_newer_major_on_old_data_is_refused_before_anything_starts",
+                 E + "test_postgres_upgrade.py::test_a_new_major_set_by_hand_is_refused_with_nothing_changed")),
+    Mutation(
+        "upgrade-postgres-accepts-the-same-major", "scripts/commands/upgrade-postgres.sh",
+        "((major > old)) ||", "((major >= old)) ||",
+        "upgrade-postgres.sh refuses an image of the same (or a lower) major: exit 2, nothing changed",
+        "unit", (U + "test_upgrade_postgres_usage.py::test_the_same_major_is_no_upgrade",)),
+    Mutation(
+        "upgrade-postgres-does-not-put-the-old-folder-back", "scripts/commands/upgrade-postgres.sh",
+        'discard_folder "$REPO_ROOT/volumes/postgres" && mv -- "$UPGRADE_KEPT" "$REPO_ROOT/volumes/postgres"',
+        'discard_folder "$REPO_ROOT/volumes/postgres"',
+        "a failed upgrade puts back the old volumes/postgres and starts the old stack",
+        "e2e", (E + "test_postgres_upgrade.py::test_a_failed_restore_leaves_the_old_stack_as_it_was_and_running",)),
 )

@@ -523,6 +523,8 @@ def evaluate(action, dot, root):
         if form.count("%") != len(values) or re.search(r"%[^qs]", form):
             raise TemplateError("unsupported printf " + form)
         return re.sub(r"%[qs]", lambda m: go_quote(values.pop(0)) if m.group(0) == "%q" else render_value(values.pop(0)), form)
+    if head == "println":
+        return " ".join(render_value(argument(word, dot, root)) for word in rest) + "\n"
     if head == "json" and len(rest) == 1:
         return json.dumps(argument(rest[0], dot, root))
     if head == ".Label" and len(rest) == 1 and "Labels" in dot:
@@ -621,6 +623,10 @@ def docker_flags(args, flags, value_options):
     while index < len(args):
         arg = args[index]
         name, equals, inline = arg.partition("=")
+        if arg == "--":
+            # The end of the flags, as for the real CLI: the rest are operands.
+            operands.extend(args[index + 1:])
+            break
         if arg.startswith("-") and name in value_options:
             if not equals:
                 if index + 1 == len(args):
@@ -680,6 +686,34 @@ def docker_inspect(args):
     missing = [reference for reference in references if find(state, reference) is None]
     for reference in missing:
         print("Error: No such object: " + reference, file=sys.stderr)
+    return 1 if missing else 0
+
+
+def docker_image(args):
+    """`image inspect` of the images the fake engine holds (state "images":
+    {"name": "postgres:17-alpine", "env": ["PG_MAJOR=17", ...]}), strict as
+    the real CLI: a name without a tag means :latest, and a missing image is
+    an error on stderr with exit 1 after whatever was found is printed."""
+    if args[1:2] != ["inspect"]:
+        raise SystemExit("fake docker: only `image inspect` is supported")
+    options, references = docker_flags(args[2:], {}, {"--format": "format", "-f": "format"})
+    if not references:
+        raise UsageError('"docker image inspect" requires at least 1 argument.')
+    images = load_state().get("images", [])
+
+    def named(reference):
+        wanted = reference if ":" in reference.rsplit("/", 1)[-1] else reference + ":latest"
+        return next((image for image in images if image["name"] == wanted), None)
+
+    found = [{"Id": "sha256:" + "%064x" % index, "RepoTags": [image["name"]], "Config": {"Env": image.get("env", [])}}
+             for index, image in enumerate(images) if any(named(r) is image for r in references)]
+    if "format" not in options:
+        print(json.dumps(found, indent=4))
+    elif found and print_formatted(options["format"][-1], found):
+        return 1
+    missing = [reference for reference in references if named(reference) is None]
+    for reference in missing:
+        print("Error response from daemon: No such image: " + reference, file=sys.stderr)
     return 1 if missing else 0
 
 
@@ -903,7 +937,8 @@ def docker(args):
         print(environ.get("FAKE_DOCKER_API_VERSION", "1.47") if "APIVersion" in wanted else __SERVER_VERSION__)
         return 0
     handlers = {"ps": docker_ps, "inspect": docker_inspect, "port": docker_port, "logs": docker_logs,
-                "stop": docker_stop_or_rm, "rm": docker_stop_or_rm, "network": docker_network}
+                "stop": docker_stop_or_rm, "rm": docker_stop_or_rm, "network": docker_network,
+                "image": docker_image}
     if args[:1] and args[0] in handlers:
         return guarded(handlers[args[0]], args)
     if args[:1] == ["events"]:

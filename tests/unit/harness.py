@@ -197,13 +197,17 @@ class Harness:
     def engine_file(self) -> Path:
         return self.log.parent / "fake-engine.json"
 
-    def set_engine(self, containers: list[dict] = (), networks: list[dict] = ()) -> dict[str, str]:
+    def set_engine(self, containers: list[dict] = (), networks: list[dict] = (),
+                   images: list[dict] = ()) -> dict[str, str]:
         """Gives the fake engine CONTAINERS (newest first, as
         tests/support/fake_docker.py describes them; started from this copy
-        unless they say otherwise) and NETWORKS, and returns the environment
-        that points the fake at them."""
+        unless they say otherwise), NETWORKS and IMAGES ({"name", "env"}),
+        and returns the environment that points the fake at them."""
         containers = [{"working_dir": str(self.repo), **container} for container in containers]
-        self.engine_file.write_text(json.dumps({"containers": containers, "networks": list(networks)}))
+        state = {"containers": containers, "networks": list(networks)}
+        if images:
+            state["images"] = list(images)
+        self.engine_file.write_text(json.dumps(state))
         return {"FAKE_DOCKER_CONTAINERS": str(self.engine_file)}
 
     def engine(self) -> dict:

@@ -142,14 +142,22 @@ postgres_restore() {
     fi
     while read -r database file; do
         step "Restoring the $database database..."
-        if ! docker exec -i "$container" pg_restore --clean --if-exists --single-transaction --exit-on-error \
-            --username "$(setting POSTGRES_USER)" --dbname "$database" <"$backup/$file"; then
+        if ! postgres_pg_restore "$container" "$database" "$backup/$file"; then
             ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" || true
             die "restoring $file failed (see above); the $database database was left as it was"
         fi
     done < <(postgres_dumps)
     ((${#dependents[@]} == 0)) || compose_up "${dependents[@]}" -- "${dependents[@]}" ||
         die "docker compose up failed (see above); start them with ./scripts/start.sh ${dependents[*]}"
+}
+
+# Replaces DATABASE in CONTAINER with ARCHIVE in one transaction: a failure
+# leaves it untouched. --clean replaces what is there (on a new server, what
+# the init files created).
+# Usage: postgres_pg_restore CONTAINER DATABASE ARCHIVE
+postgres_pg_restore() {
+    docker exec -i "$1" pg_restore --clean --if-exists --single-transaction --exit-on-error \
+        --username "$(setting POSTGRES_USER)" --dbname "$2" <"$3"
 }
 
 # --- Client ------------------------------------------------------------------------
@@ -160,4 +168,117 @@ postgres_restore() {
 postgres_client() {
     exec_in_service postgres -- \
         psql --username "$(setting POSTGRES_USER)" --dbname "$(setting POSTGRES_DB)" "$@"
+}
+
+# --- Major versions ----------------------------------------------------------------
+# A data folder opens only with the major that initialised it: PostgreSQL
+# refuses it otherwise, and a stack crash-looping on it tempts the user into
+# reset.sh. So the two majors are compared before anything starts.
+
+# The major that initialised volumes/postgres (its PG_VERSION file); empty
+# when it has none yet (a first start initialises it) or this user cannot
+# read it (the server's uid keeps it 0700; the server then says it itself,
+# and postgres_log_hint explains).
+postgres_data_major() {
+    local file="$REPO_ROOT/volumes/postgres/PG_VERSION" major=""
+    [[ -r "$file" ]] || return 0
+    read -r major <"$file" 2>/dev/null || true
+    [[ ! "$major" =~ ^[0-9]+$ ]] || printf '%s' "$major"
+}
+
+# The major of IMAGE, from PG_MAJOR in its environment (the official images
+# and the stand-ins set it); empty when the image is not here (nothing to
+# compare before Compose pulls it) or is no PostgreSQL image.
+# Usage: postgres_image_major IMAGE
+postgres_image_major() {
+    local environment
+    environment="$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' -- "$1" 2>/dev/null)" ||
+        return 0
+    awk -F= '$1 == "PG_MAJOR" && $2 ~ /^[0-9]+$/ && !found { print $2; found = 1 }' <<<"$environment"
+}
+
+# Refuses (exit 1) to start POSTGRES_IMAGE on a data folder of another major,
+# before anything is started or changed.
+postgres_check_start() {
+    local image data_major image_major
+    data_major="$(postgres_data_major)"
+    [[ -n "$data_major" ]] || return 0
+    image="$(setting POSTGRES_IMAGE)"
+    image_major="$(postgres_image_major "$image")"
+    [[ -n "$image_major" && "$image_major" != "$data_major" ]] || return 0
+    die "$(postgres_drift_message "$data_major" "$image" "$image_major")"
+}
+
+# Usage: postgres_drift_message DATA_MAJOR IMAGE IMAGE_MAJOR
+postgres_drift_message() {
+    local data_major="$1" image="$2" image_major="$3"
+    if ((image_major > data_major)); then
+        printf 'volumes/postgres holds PostgreSQL %s data, but POSTGRES_IMAGE in .env.infra (%s) is PostgreSQL %s; nothing was started. Upgrade the data instead: set POSTGRES_IMAGE back to a PostgreSQL %s image (e.g. postgres:%s-alpine), then run ./scripts/upgrade-postgres.sh %s' \
+            "$data_major" "$(printable "$image")" "$image_major" "$data_major" "$data_major" "$(printable "$image")"
+    else
+        printf 'volumes/postgres holds PostgreSQL %s data, which PostgreSQL %s (POSTGRES_IMAGE in .env.infra: %s) cannot open; nothing was started. Set POSTGRES_IMAGE to a PostgreSQL %s image (e.g. postgres:%s-alpine), or go back with ./scripts/upgrade-postgres.sh --revert' \
+            "$data_major" "$image_major" "$(printable "$image")" "$data_major" "$data_major"
+    fi
+}
+
+# The server's own refusal, when the image was not here to compare before
+# the start (Compose pulled it) or the data folder was not readable.
+# Usage: postgres_log_hint LOGS
+postgres_log_hint() {
+    [[ "$1" == *"database files are incompatible with server"* ]] || return 1
+    printf 'volumes/postgres was initialised by another PostgreSQL major than POSTGRES_IMAGE in .env.infra: put back the image it was made with, then upgrade with ./scripts/upgrade-postgres.sh IMAGE (see the README, "Upgrading")\n'
+}
+
+# --- Major upgrades (upgrade-postgres.sh) -----------------------------------------
+
+# The major of the server running in CONTAINER, as it says itself: the
+# image that runs may be set elsewhere than POSTGRES_IMAGE (an override).
+# Usage: postgres_server_major CONTAINER
+postgres_server_major() {
+    local number
+    number="$(docker exec "$1" psql -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" -XtAq \
+        -c 'SHOW server_version_num' 2>/dev/null)" || return 0
+    [[ ! "$number" =~ ^[0-9]+$ ]] || printf '%s' "$((number / 10000))"
+}
+
+# "DATABASE SCHEMA.TABLE ROWS" for every table of both databases, exact
+# (count(*), not the planner's estimate): what an upgrade must carry over.
+# Usage: postgres_row_counts CONTAINER
+postgres_row_counts() {
+    local container="$1" database file
+    while read -r database file; do
+        docker exec "$container" psql -U "$(setting POSTGRES_USER)" -d "$database" -XtAq -F ' ' -c "
+            SELECT '$database', format('%I.%I', table_schema, table_name),
+                   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I',
+                       table_schema, table_name), false, true, '')))[1]::text
+            FROM information_schema.tables
+            WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')
+            ORDER BY 2" || die "could not count the rows of the $database database"
+    done < <(postgres_dumps)
+}
+
+# Loads a backup's archives into the freshly initialised server in
+# CONTAINER, each database in one transaction; --clean replaces what the
+# init files created (the TransBot schema).
+# Usage: postgres_load_backup CONTAINER BACKUP
+postgres_load_backup() {
+    local container="$1" backup="$2" database file
+    while read -r database file; do
+        step "Restoring the $database database..."
+        postgres_pg_restore "$container" "$database" "$backup/$file" ||
+            die "restoring $file into the new server failed (see above)"
+    done < <(postgres_dumps)
+}
+
+# Each password of .env.infra opens its database over the network, as the
+# clients connect (loopback inside the container is trusted).
+# Usage: postgres_check_passwords CONTAINER
+postgres_check_passwords() {
+    local container="$1"
+    PGPASSWORD="$POSTGRES_PASSWORD" docker exec -e PGPASSWORD "$container" psql -h postgres \
+        -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" -XtAq -c 'SELECT 1' >/dev/null ||
+        die "POSTGRES_PASSWORD does not open the $(setting POSTGRES_DB) database on the new server"
+    PGPASSWORD="$LANGFUSE_DB_PASSWORD" docker exec -e PGPASSWORD "$container" psql -h postgres \
+        -U langfuse -d langfuse -XtAq -c 'SELECT 1' >/dev/null ||
+        die "LANGFUSE_DB_PASSWORD does not open the langfuse database on the new server"
 }

@@ -1,0 +1,134 @@
+"""A team moves its PostgreSQL 15 data to PostgreSQL 17 before 15's end of
+life, on the real engine through the real scripts.
+
+Journey: the stack runs on POSTGRES_IMAGE (the 15 stand-in) with
+translations and a Langfuse trace. Setting POSTGRES_IMAGE to 17 by hand is
+refused by start.sh, nothing changed. `upgrade-postgres.sh IMAGE --yes`
+backs up, moves the old folder aside (kept), initialises 17, restores both
+databases, verifies them, writes POSTGRES_IMAGE and starts the stack: the
+counts match, Langfuse answers. A restore that fails (a table owned by a
+role the new server does not have: per-database dumps carry no roles)
+leaves the old stack as it was and running.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.engine import STANDIN_POSTGRES_17
+from support.stack import Stack
+
+from .common import add_trace, containers, script_ok, set_env_value, trace_status
+
+
+def _stack_on_the_image_setting(make_stack, compose_v2) -> Stack:
+    """A started stack whose postgres image comes from .env.infra's
+    POSTGRES_IMAGE, as a user's does (the harness's override file would
+    otherwise pin it)."""
+    stack = make_stack(compose_v2)
+    lines = ["services:"]
+    for service in ("langfuse", "redis"):
+        lines += [f"  {service}:", f"    image: {stack.images[service]}"]
+    (stack.root / "docker-compose.override.yml").write_text("\n".join(lines) + "\n")
+    script_ok(stack, "init-env.sh")
+    set_env_value(stack, "POSTGRES_IMAGE", stack.images["postgres"])
+    script_ok(stack, "start.sh")
+    return stack
+
+
+def _sql(stack: Stack, sql: str, database: str | None = None) -> str:
+    env = stack.env_file()
+    done = stack.docker_exec("postgres", "psql", "-v", "ON_ERROR_STOP=1", "-XAtq", "-U", env["POSTGRES_USER"],
+                             "-d", database or env["POSTGRES_DB"], "-c", sql)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _add_translations(stack: Stack, count: int) -> None:
+    _sql(stack, "INSERT INTO transbot.users (external_id) VALUES ('upgrade@example.com');"
+                f"INSERT INTO transbot.translations (user_id, source_text, target_lang, model) "
+                f"SELECT id, 'text ' || n, 'ko', 'm' FROM transbot.users, generate_series(1, {count}) n")
+
+
+def _server_major(stack: Stack) -> str:
+    return _sql(stack, "SHOW server_version_num")[:2]
+
+
+def _kept_folders(stack: Stack) -> list[str]:
+    return sorted(path.name for path in (stack.root / "volumes").iterdir() if path.name.startswith("postgres."))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_upgrade_from_15_to_17_carries_every_row_and_keeps_the_old_folder(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    _add_translations(stack, 500)
+    trace = add_trace(stack, "before the upgrade")
+    migrations = _sql(stack, 'SELECT count(*) FROM "_prisma_migrations"', database="langfuse")
+
+    result = script_ok(stack, "upgrade-postgres.sh", STANDIN_POSTGRES_17, "--yes", timeout=900)
+
+    assert _server_major(stack) == "17"
+    assert stack.env_file()["POSTGRES_IMAGE"] == STANDIN_POSTGRES_17
+    assert (stack.root / ".env.infra").stat().st_mode & 0o777 == 0o600
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "500"
+    assert _sql(stack, 'SELECT count(*) FROM "_prisma_migrations"', database="langfuse") == migrations
+    assert trace_status(stack, trace) == 200
+    kept = _kept_folders(stack)
+    assert len(kept) == 1 and kept[0].startswith("postgres.15-"), kept
+    assert (stack.root / "volumes" / kept[0] / "PG_VERSION").read_text().strip() == "15"
+    assert "upgraded to PostgreSQL 17" in result.stdout
+    script_ok(stack, "health-check.sh")
+
+
+def test_a_failed_restore_leaves_the_old_stack_as_it_was_and_running(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    _add_translations(stack, 50)
+    # A role the new server will not have: its table cannot be restored.
+    _sql(stack, "CREATE ROLE reporter", database="postgres")
+    _sql(stack, "CREATE TABLE transbot.report (n int); ALTER TABLE transbot.report OWNER TO reporter")
+    env_before = (stack.root / ".env.infra").read_bytes()
+    script_ok(stack, "stop.sh")
+    data_before = _files(stack.root / "volumes" / "postgres")
+    script_ok(stack, "start.sh")
+
+    result = stack.script("upgrade-postgres.sh", STANDIN_POSTGRES_17, "--yes", timeout=900)
+
+    assert result.returncode == 1, result
+    assert "upgrade failed: volumes/postgres and POSTGRES_IMAGE" in result.stderr, result
+    assert "the old stack runs again" in result.stderr, result
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert _kept_folders(stack) == []
+    assert _server_major(stack) == "15"
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
+    assert {state[3] for state in containers(stack).values()} == {"running"}
+    script_ok(stack, "health-check.sh")
+    script_ok(stack, "stop.sh")
+    after = _files(stack.root / "volumes" / "postgres")
+    # The server rewrites its own state files on every start and stop;
+    # the data (the relation files) is what must be the old one.
+    assert set(after) >= {name for name in data_before
+                          if name.startswith("base/") and not name.endswith("pg_internal.init")}
+    assert (stack.root / "volumes" / "postgres" / "PG_VERSION").read_text().strip() == "15"
+
+
+def test_a_new_major_set_by_hand_is_refused_with_nothing_changed(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    before = containers(stack)
+    set_env_value(stack, "POSTGRES_IMAGE", STANDIN_POSTGRES_17)
+    env_before = (stack.root / ".env.infra").read_bytes()
+    volumes_before = sorted(path.name for path in (stack.root / "volumes").iterdir())
+
+    result = stack.script("start.sh")
+
+    assert result.returncode == 1, result
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result
+    assert "PostgreSQL 15" in errors[0] and "PostgreSQL 17" in errors[0], errors
+    assert f"./scripts/upgrade-postgres.sh {STANDIN_POSTGRES_17}" in errors[0], errors
+    assert containers(stack) == before
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert sorted(path.name for path in (stack.root / "volumes").iterdir()) == volumes_before
+    assert _server_major(stack) == "15"

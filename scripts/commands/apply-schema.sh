@@ -32,12 +32,7 @@ psql_in_container() {
 
 main() {
     local container
-    case "${1:-}" in
-        -h | --help) usage; exit 0 ;;
-        "") ;;
-        -*) unknown_option "$1" "-h --help" ;;
-        *) usage_error "unexpected argument '$(printable "$1")'; apply-schema.sh takes no arguments" ;;
-    esac
+    parse_no_arguments "$@"
     needs env engine lock own-stack
     container="$(running_container_of postgres)"
     # Every step runs as POSTGRES_USER: a name changed after initialisation

@@ -40,12 +40,7 @@ append_missing_variables() {
 
 main() {
     local filled added work
-    case "${1:-}" in
-        -h | --help) usage; exit 0 ;;
-        "") ;;
-        -*) unknown_option "$1" "-h --help" ;;
-        *) usage_error "unexpected argument '$(printable "$1")'; init-env.sh takes no arguments" ;;
-    esac
+    parse_no_arguments "$@"
     needs lock
     if [[ ! -e "$ENV_FILE" ]]; then
         create_env_file

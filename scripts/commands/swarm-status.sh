@@ -33,13 +33,7 @@ task_health() {
 
 main() {
     local stack services name running wanted state healthy=true task node desired current error
-    while (($# > 0)); do
-        case "$1" in
-            -h | --help) usage; exit 0 ;;
-            -*) unknown_option "$1" "-h --help" ;;
-            *) usage_error "unexpected argument '$(printable "$1")'" ;;
-        esac
-    done
+    parse_no_arguments "$@"
     needs env-if-present engine swarm-manager
     stack="$(swarm_stack)"
     services="$(swarm_services "$stack")"

@@ -198,6 +198,18 @@ unknown_option() {
     usage_error "unknown option '$(printable "$1")'; valid options: $2"
 }
 
+# For a command that takes no arguments: -h/--help shows its help, any
+# other argument is refused. Usage: parse_no_arguments "$@"
+parse_no_arguments() {
+    while (($# > 0)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            -*) unknown_option "$1" "-h --help" ;;
+            *) usage_error "unexpected argument '$(printable "$1")'; $SCRIPT_NAME takes no arguments" ;;
+        esac
+    done
+}
+
 # Exits 2 unless an option that takes a value has one. A negative number
 # ("--timeout -5") is a value, a wrong one, for the option's own check to
 # name: no option of these scripts starts with a digit.

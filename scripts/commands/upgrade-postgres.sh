@@ -188,6 +188,10 @@ upgrade() {
     info "This upgrades volumes/postgres from PostgreSQL $old_major to $new_major ($(printable "$image")); the stack stops meanwhile."
     info "Kept: a backup in backups/, and the old folder as volumes/postgres.$old_major-<timestamp>."
     confirm_destruction "$assume_yes" "upgrade" "nothing was changed"
+    # Registered before the work folder's removal: exit hooks run in the
+    # order they were added, and roll_back needs the copy of .env.infra kept
+    # there.
+    at_exit roll_back
     work="$(mktemp -d)"
     at_exit "rm -rf $(printf '%q' "$work")"
     step "Counting the rows of every table..."
@@ -195,7 +199,6 @@ upgrade() {
     step "Backing up..."
     backup="$(take_backup)"
     UPGRADE_OLD_IMAGE="$(setting POSTGRES_IMAGE)"
-    at_exit roll_back
     step "Stopping the stack..."
     UPGRADE_STOPPED=true
     compose_or_die "docker compose stop failed (see above)" stop

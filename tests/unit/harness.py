@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.engine import REPO_ROOT, free_port
+from support.engine import REPO_ROOT, finish, free_port
 from support.fake_docker import Call, DockerSandbox, read_calls
 from support.stack import PORT_VARIABLES, Result
 
@@ -182,11 +182,15 @@ class Harness:
         if umask is not None:
             command = ["bash", "-c", f'umask {umask:03o}; exec "$@"', "with-umask", *command]
         before = self.secrets()
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout,
+        # In a group of its own: a script that outlives TIMEOUT (a planted
+        # defect, say) is killed with what it started, and nothing of it
+        # goes on running after the test.
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             env=self.env(docker, **(env or {})), cwd=cwd or self.workdir, stdin=subprocess.DEVNULL,
         )
-        result = ScriptResult([executable, *args], completed.returncode, completed.stdout, completed.stderr)
+        stdout, stderr = finish(process, timeout)
+        result = ScriptResult([executable, *args], process.returncode, stdout, stderr)
         for name, value in {**before, **self.secrets()}.items():
             assert value not in result.output, f"the value of {name} was printed:\n{result}"
         return result

@@ -7,6 +7,7 @@
 
 declare -A _AHEAD_FD=() _AHEAD_KEY=()
 _AHEAD_DIR=""
+_AHEAD_PIDS=()
 
 # The answer to the question NAME if it was asked ahead with KEY (the
 # Compose command it went to): its output, its errors on stderr, its
@@ -35,7 +36,7 @@ _ask() {
     shift 2
     if [[ -z "$_AHEAD_DIR" ]]; then
         _AHEAD_DIR="$(mktemp -d)"
-        at_exit "rm -rf $(printf '%q' "$_AHEAD_DIR")"
+        at_exit _forget_answers
     fi
     # The script may exit before an answer is in (a check failed), and its
     # exit removes _AHEAD_DIR: this subshell then has nowhere to write, and
@@ -46,6 +47,15 @@ _ask() {
         "$@" 2>"$_AHEAD_DIR/$name.err" || status=$?
         printf '%s' "$status" >"$_AHEAD_DIR/$name.status"
     )
+    _AHEAD_PIDS+=("$!")
     _AHEAD_FD[$name]="$fd"
     _AHEAD_KEY[$name]="$key"
+}
+
+# At exit: a question still running would write its status into
+# _AHEAD_DIR while rm removes it ("Directory not empty" on the user's
+# screen), so it is ended first, and a file it wrote meanwhile goes too.
+_forget_answers() {
+    kill "${_AHEAD_PIDS[@]}" 2>/dev/null || true
+    rm -rf "$_AHEAD_DIR" 2>/dev/null || rm -rf "$_AHEAD_DIR" 2>/dev/null || true
 }

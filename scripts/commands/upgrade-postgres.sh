@@ -69,7 +69,7 @@ target_major() {
 # The major of the data: its PG_VERSION, else the running server's word.
 current_major() {
     local major
-    major="$(service_hook postgres data_major)"
+    major="$(service_hook postgres data_major "$(setting POSTGRES_IMAGE)")"
     [[ -n "$major" ]] || major="$(service_hook postgres server_major "$(running_container_of postgres)")"
     [[ -n "$major" ]] || die "cannot tell which PostgreSQL major made volumes/postgres; start the stack with ./scripts/start.sh first"
     printf '%s' "$major"
@@ -260,7 +260,7 @@ revert() {
     image="$(recorded image)"
     [[ -n "$folder" && -d "$REPO_ROOT/volumes/$folder" ]] ||
         die "no upgrade to revert: volumes/ keeps no old PostgreSQL folder made by $SCRIPT_NAME"
-    major="$(service_hook postgres data_major)"
+    major="$(service_hook postgres data_major "$(setting POSTGRES_IMAGE)")"
     info "This puts back volumes/$folder and POSTGRES_IMAGE=$image; the current volumes/postgres is kept aside (writes since the upgrade are not carried back)."
     confirm_destruction "$assume_yes" "revert" "nothing was changed"
     compose_or_die "docker compose stop failed (see above); nothing was changed" stop

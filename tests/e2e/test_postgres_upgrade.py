@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.engine import STANDIN_POSTGRES_17
+from support.engine import STANDIN_POSTGRES_17, file_text
 from support.stack import Stack
 
 from .common import add_trace, containers, script_ok, set_env_value, trace_status
@@ -78,7 +78,7 @@ def test_upgrade_from_15_to_17_carries_every_row_and_keeps_the_old_folder(make_s
     assert trace_status(stack, trace) == 200
     kept = _kept_folders(stack)
     assert len(kept) == 1 and kept[0].startswith("postgres.15-"), kept
-    assert (stack.root / "volumes" / kept[0] / "PG_VERSION").read_text().strip() == "15"
+    assert file_text(stack.root / "volumes" / kept[0] / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
     assert "upgraded to PostgreSQL 17" in result.stdout
     script_ok(stack, "health-check.sh")
 
@@ -111,7 +111,7 @@ def test_a_failed_restore_leaves_the_old_stack_as_it_was_and_running(make_stack,
     # the data (the relation files) is what must be the old one.
     assert set(after) >= {name for name in data_before
                           if name.startswith("base/") and not name.endswith("pg_internal.init")}
-    assert (stack.root / "volumes" / "postgres" / "PG_VERSION").read_text().strip() == "15"
+    assert file_text(stack.root / "volumes" / "postgres" / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
 
 
 def test_a_new_major_set_by_hand_is_refused_with_nothing_changed(make_stack, compose_v2):

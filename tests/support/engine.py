@@ -278,6 +278,18 @@ def folder_names(path: Path, helper_image: str) -> list[str]:
         return sorted(listed.stdout.split("\n")[:-1])
 
 
+def file_text(path: Path, helper_image: str) -> str:
+    """A file's text, also inside a folder of mode 0700 that a container's
+    user owns (PostgreSQL's data): then a throw-away container of
+    helper_image reads it, as root, read-only."""
+    try:
+        return path.read_text()
+    except PermissionError:
+        read = run(["docker", "run", "--rm", "--user", "0", "--entrypoint", "cat", "-v", f"{path.parent}:/read:ro",
+                    helper_image, f"/read/{path.name}"], timeout=120, check=True)
+        return read.stdout
+
+
 def project_containers(project: str) -> list[str]:
     result = run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"])
     return result.stdout.split()

@@ -181,9 +181,26 @@ postgres_client() {
 # and postgres_log_hint explains).
 postgres_data_major() {
     local file="$REPO_ROOT/volumes/postgres/PG_VERSION" major=""
-    [[ -r "$file" ]] || return 0
-    read -r major <"$file" 2>/dev/null || true
+    if [[ -r "$file" ]]; then
+        read -r major <"$file" 2>/dev/null || true
+    elif [[ -n "${1:-}" && -d "${file%/*}" && ! -r "${file%/*}" ]]; then
+        major="$(postgres_pg_version_through_docker "$1")"
+    fi
     [[ ! "$major" =~ ^[0-9]+$ ]] || printf '%s' "$major"
+}
+
+# PG_VERSION of a data folder this user may not read (mode 0700, owned by
+# the server's uid on Linux): through the running server's container, else
+# a throw-away container of IMAGE (present here) that mounts it read-only.
+postgres_pg_version_through_docker() {
+    local container mount
+    mount="$(service_field postgres mount)"
+    container="$(container_of postgres)"
+    if [[ -n "$container" && "$(container_status "$container")" == running* ]]; then
+        docker exec "$container" cat "$mount/PG_VERSION" 2>/dev/null && return 0
+    fi
+    docker run --rm --network none --user 0 --entrypoint cat \
+        -v "$REPO_ROOT/volumes/postgres:/pgdata:ro" -- "$1" /pgdata/PG_VERSION 2>/dev/null || true
 }
 
 # The major of IMAGE, from PG_MAJOR in its environment (the official images
@@ -201,11 +218,11 @@ postgres_image_major() {
 # before anything is started or changed.
 postgres_check_start() {
     local image data_major image_major
-    data_major="$(postgres_data_major)"
-    [[ -n "$data_major" ]] || return 0
     image="$(setting POSTGRES_IMAGE)"
     image_major="$(postgres_image_major "$image")"
-    [[ -n "$image_major" && "$image_major" != "$data_major" ]] || return 0
+    [[ -n "$image_major" ]] || return 0
+    data_major="$(postgres_data_major "$image")"
+    [[ -n "$data_major" && "$image_major" != "$data_major" ]] || return 0
     die "$(postgres_drift_message "$data_major" "$image" "$image_major")"
 }
 

@@ -13,9 +13,13 @@ leaves the old stack as it was and running.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
-from support.engine import STANDIN_POSTGRES_17
+from support.engine import STANDIN_POSTGRES_17, as_from_a_prompt, finish
 from support.stack import Stack
 
 from .common import add_trace, containers, script_ok, set_env_value, trace_status
@@ -132,3 +136,50 @@ def test_a_new_major_set_by_hand_is_refused_with_nothing_changed(make_stack, com
     assert (stack.root / ".env.infra").read_bytes() == env_before
     assert sorted(path.name for path in (stack.root / "volumes").iterdir()) == volumes_before
     assert _server_major(stack) == "15"
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def _upgrade_in_background(stack: Stack, *args: str) -> subprocess.Popen:
+    """upgrade-postgres.sh as typed at a prompt: SIGINT at its default, its
+    own process group (a terminal's foreground job)."""
+    return subprocess.Popen([str(stack.root / "scripts" / "upgrade-postgres.sh"), *args], env=stack.env(),
+                            cwd=stack.root.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_from_a_prompt)
+
+
+def _wait_for_a_kept_folder(stack: Stack, process: subprocess.Popen, timeout: float = 600) -> None:
+    """Returns once the upgrade has moved the old folder aside."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if _kept_folders(stack):
+            return
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError(f"the upgrade never moved volumes/postgres aside:\n{process.communicate()}")
+
+
+def test_ctrl_c_once_the_old_folder_is_aside_puts_the_old_stack_back_and_says_so(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    _add_translations(stack, 50)
+    env_before = (stack.root / ".env.infra").read_bytes()
+    process = _upgrade_in_background(stack, STANDIN_POSTGRES_17, "--yes")
+    _wait_for_a_kept_folder(stack, process)
+
+    # Ctrl-C reaches the whole foreground process group, as in a terminal.
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = finish(process, 600)
+
+    assert process.returncode == 130, (stdout, stderr)
+    (line,) = _error_lines(stderr)
+    assert line.startswith("error: interrupted") and "the old stack runs again" in line, stderr
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert _kept_folders(stack) == []
+    assert (stack.root / "volumes" / "postgres" / "PG_VERSION").read_text().strip() == "15"
+    assert _server_major(stack) == "15"
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
+    assert {state[3] for state in containers(stack).values()} == {"running"}
+    script_ok(stack, "health-check.sh")

@@ -164,7 +164,8 @@ roll_back() {
     export POSTGRES_IMAGE="$UPGRADE_OLD_IMAGE"
     mapfile -t services < <(model_services "$STACK_MODEL")
     # Ctrl-C or SIGTERM: this line is the only one (exit 130 or 143 follows).
-    what="${STOPPED_BY:-upgrade failed}"
+    what="upgrade failed"
+    [[ -z "$STOPPED_BY" ]] || what="$STOPPED_BY"
     # shellcheck disable=SC2034 # read by the signal's handler (common.sh)
     SIGNAL_EXPLAINED=true
     if compose_up -- >/dev/null 2>&1 && wait_until_healthy 300 "${services[@]}" >/dev/null 2>&1; then

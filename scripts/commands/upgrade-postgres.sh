@@ -151,21 +151,27 @@ verify_new_server() {
 # The exit hook: once the stack was stopped, anything but success puts the
 # old data folder and image back and starts the old stack.
 roll_back() {
+    local what
     local -a services
     ! "$UPGRADE_DONE" && "$UPGRADE_STOPPED" || return 0
     warn "the upgrade did not finish; putting the old PostgreSQL back..."
     compose stop >/dev/null 2>&1
-    if [[ -n "$UPGRADE_KEPT" ]]; then
+    if [[ -n "$UPGRADE_KEPT" && -d "$UPGRADE_KEPT" ]]; then
         discard_folder "$REPO_ROOT/volumes/postgres" && mv -- "$UPGRADE_KEPT" "$REPO_ROOT/volumes/postgres"
     fi
     [[ -z "$UPGRADE_ENV_COPY" ]] || cp -p -- "$UPGRADE_ENV_COPY" "$(resolve_symlinks "$ENV_FILE")"
     rm -f "$UPGRADE_RECORD"
     export POSTGRES_IMAGE="$UPGRADE_OLD_IMAGE"
     mapfile -t services < <(model_services "$STACK_MODEL")
+    # Ctrl-C or SIGTERM: this line is the only one (exit 130 or 143 follows).
+    what="upgrade failed"
+    [[ -z "$STOPPED_BY" ]] || what="$STOPPED_BY"
+    # shellcheck disable=SC2034 # read by the signal's handler (common.sh)
+    SIGNAL_EXPLAINED=true
     if compose_up -- >/dev/null 2>&1 && wait_until_healthy 300 "${services[@]}" >/dev/null 2>&1; then
-        error "upgrade failed: volumes/postgres and POSTGRES_IMAGE ($(printable "$UPGRADE_OLD_IMAGE")) are as they were, and the old stack runs again"
+        error "$what: volumes/postgres and POSTGRES_IMAGE ($(printable "$UPGRADE_OLD_IMAGE")) are as they were, and the old stack runs again"
     else
-        error "upgrade failed: volumes/postgres and POSTGRES_IMAGE are as they were, but the old stack did not start again; see ./scripts/start.sh"
+        error "$what: volumes/postgres and POSTGRES_IMAGE are as they were, but the old stack did not start again; see ./scripts/start.sh"
     fi
 }
 
@@ -203,8 +209,10 @@ upgrade() {
     UPGRADE_STOPPED=true
     compose_or_die "docker compose stop failed (see above)" stop
     stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-    mv -- "$REPO_ROOT/volumes/postgres" "$REPO_ROOT/volumes/postgres.$old_major-$stamp"
+    # Named before the move: a Ctrl-C right after it still finds it to put
+    # back (roll_back only moves it back if the move happened).
     UPGRADE_KEPT="$REPO_ROOT/volumes/postgres.$old_major-$stamp"
+    mv -- "$REPO_ROOT/volumes/postgres" "$UPGRADE_KEPT"
     start_new_server "$image" "$new_major"
     container="$(running_container_of postgres)"
     service_hook postgres load_backup "$container" "$backup"

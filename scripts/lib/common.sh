@@ -156,15 +156,25 @@ handle_pending_signal() {
     esac
 }
 
+# While a signal's handler runs the exit hooks, STOPPED_BY says which
+# ("interrupted", "terminated"): a hook that undoes the work (a rollback)
+# says so in its own one line and sets SIGNAL_EXPLAINED=true, as "nothing
+# more was done" would then be wrong.
+STOPPED_BY=""
+SIGNAL_EXPLAINED=false
+
 # No command substitution here, nor in the exit hooks: in a subshell's
 # child they would not see this shell's state.
 _stop_on_signal() {
     local what="$1" status="$2"
     if ! _in_subshell; then
         trap '' INT TERM
-        _run_exit_hooks
         printf '\n' >&2
-        error "$what; nothing more was done (run ./scripts/$SCRIPT_NAME again to finish)"
+        # shellcheck disable=SC2034 # read by the exit hooks
+        STOPPED_BY="$what"
+        _run_exit_hooks
+        "$SIGNAL_EXPLAINED" ||
+            error "$what; nothing more was done (run ./scripts/$SCRIPT_NAME again to finish)"
     fi
     exit "$status"
 }

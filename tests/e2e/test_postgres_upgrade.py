@@ -13,9 +13,14 @@ leaves the old stack as it was and running.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
-from support.engine import STANDIN_POSTGRES_17, file_text
+from support.engine import STANDIN_POSTGRES_17, as_from_a_prompt, file_text, finish, run
 from support.stack import Stack
 
 from .common import add_trace, containers, script_ok, set_env_value, trace_status
@@ -58,8 +63,14 @@ def _kept_folders(stack: Stack) -> list[str]:
     return sorted(path.name for path in (stack.root / "volumes").iterdir() if path.name.startswith("postgres."))
 
 
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+def _files(folder: Path) -> dict[str, str]:
+    """Every file under FOLDER with its SHA-256, read by a throw-away
+    container as root: the data belongs to the servers' users (mode 0700,
+    0600), which a non-root test user may not read."""
+    listed = run(["docker", "run", "--rm", "--user", "0", "--entrypoint", "sh", "-v", f"{folder}:/files:ro",
+                  STANDIN_POSTGRES_17, "-c", "cd /files && find . -type f -exec sha256sum {} +"],
+                 timeout=120, check=True)
+    return {name: digest for digest, name in (line.split(None, 1) for line in listed.stdout.splitlines())}
 
 
 def test_upgrade_from_15_to_17_carries_every_row_and_keeps_the_old_folder(make_stack, compose_v2):
@@ -131,4 +142,153 @@ def test_a_new_major_set_by_hand_is_refused_with_nothing_changed(make_stack, com
     assert containers(stack) == before
     assert (stack.root / ".env.infra").read_bytes() == env_before
     assert sorted(path.name for path in (stack.root / "volumes").iterdir()) == volumes_before
+    assert _server_major(stack) == "15"
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def _upgrade_in_background(stack: Stack, *args: str) -> subprocess.Popen:
+    """upgrade-postgres.sh as typed at a prompt: SIGINT at its default, its
+    own process group (a terminal's foreground job)."""
+    return subprocess.Popen([str(stack.root / "scripts" / "upgrade-postgres.sh"), *args], env=stack.env(),
+                            cwd=stack.root.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_from_a_prompt)
+
+
+def _wait_for_a_kept_folder(stack: Stack, process: subprocess.Popen, timeout: float = 600) -> None:
+    """Returns once the upgrade has moved the old folder aside."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if _kept_folders(stack):
+            return
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError(f"the upgrade never moved volumes/postgres aside:\n{process.communicate()}")
+
+
+def test_ctrl_c_once_the_old_folder_is_aside_puts_the_old_stack_back_and_says_so(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    _add_translations(stack, 50)
+    env_before = (stack.root / ".env.infra").read_bytes()
+    process = _upgrade_in_background(stack, STANDIN_POSTGRES_17, "--yes")
+    _wait_for_a_kept_folder(stack, process)
+
+    # Ctrl-C reaches the whole foreground process group, as in a terminal.
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = finish(process, 600)
+
+    assert process.returncode == 130, (stdout, stderr)
+    (line,) = _error_lines(stderr)
+    assert line.startswith("error: interrupted") and "the old stack runs again" in line, stderr
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert _kept_folders(stack) == []
+    assert file_text(stack.root / "volumes" / "postgres" / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
+    assert _server_major(stack) == "15"
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
+    assert {state[3] for state in containers(stack).values()} == {"running"}
+    script_ok(stack, "health-check.sh")
+
+
+def test_a_new_server_that_never_starts_leaves_the_old_stack_as_it_was_and_running(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    # initdb of the new, empty folder fails (a locale the image lacks); the
+    # old folder, already initialised, never reads the setting.
+    override = stack.root / "docker-compose.override.yml"
+    override.write_text(override.read_text() + "  postgres:\n    environment:\n"
+                        "      POSTGRES_INITDB_ARGS: --locale=xx_XX.UTF-8\n")
+    script_ok(stack, "start.sh")
+    _add_translations(stack, 50)
+    env_before = (stack.root / ".env.infra").read_bytes()
+
+    result = stack.script("upgrade-postgres.sh", STANDIN_POSTGRES_17, "--yes", timeout=900)
+
+    assert result.returncode == 1, result
+    assert "error: the new PostgreSQL 17 server did not become healthy" in result.stderr, result
+    assert _error_lines(result.stderr)[-1] == (
+        f"error: upgrade failed: volumes/postgres and POSTGRES_IMAGE ({stack.images['postgres']}) are as they "
+        "were, and the old stack runs again"), result
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert _kept_folders(stack) == []
+    assert file_text(stack.root / "volumes" / "postgres" / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
+    assert _server_major(stack) == "15"
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
+    assert {state[3] for state in containers(stack).values()} == {"running"}
+    script_ok(stack, "health-check.sh")
+
+
+def test_revert_after_an_upgrade_puts_the_15_folder_and_image_back_and_keeps_the_17_one(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    _add_translations(stack, 50)
+    script_ok(stack, "upgrade-postgres.sh", STANDIN_POSTGRES_17, "--yes", timeout=900)
+    # A write on 17 after the upgrade: not carried back, kept in the 17 folder.
+    _sql(stack, "INSERT INTO transbot.translations (user_id, source_text, target_lang, model) "
+                "SELECT id, 'on 17', 'ko', 'm' FROM transbot.users")
+
+    result = script_ok(stack, "upgrade-postgres.sh", "--revert", "--yes", timeout=900)
+
+    assert _server_major(stack) == "15"
+    assert stack.env_file()["POSTGRES_IMAGE"] == stack.images["postgres"]
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
+    (kept,) = _kept_folders(stack)
+    assert kept.startswith("postgres.17-"), kept
+    assert file_text(stack.root / "volumes" / kept / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "17"
+    assert f"the newer data is kept in volumes/{kept}" in result.stdout, result
+    script_ok(stack, "health-check.sh")
+
+
+def test_discard_old_deletes_only_the_kept_folder_and_only_when_confirmed(make_stack, compose_v2):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    script_ok(stack, "upgrade-postgres.sh", STANDIN_POSTGRES_17, "--yes", timeout=900)
+    script_ok(stack, "stop.sh")
+    (kept,) = _kept_folders(stack)
+    volumes = stack.root / "volumes"
+    before = {name: _files(volumes / name) for name in ("postgres", "redis")}
+    env_before = (stack.root / ".env.infra").read_bytes()
+    backups_before = sorted(path.name for path in (stack.root / "backups").iterdir())
+
+    # No terminal to ask on and no --yes: refused, nothing deleted.
+    refused = stack.script("upgrade-postgres.sh", "--discard-old")
+    assert refused.returncode == 2, refused
+    assert len(_error_lines(refused.stderr)) == 1, refused
+    assert _kept_folders(stack) == [kept]
+
+    result = script_ok(stack, "upgrade-postgres.sh", "--discard-old", "--yes")
+
+    assert _kept_folders(stack) == []
+    assert f"deleted volumes/{kept}" in result.stdout, result
+    assert {name: _files(volumes / name) for name in ("postgres", "redis")} == before
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert sorted(path.name for path in (stack.root / "backups").iterdir()) == backups_before
+    script_ok(stack, "start.sh")
+    assert _server_major(stack) == "17"
+
+
+def test_too_little_free_disk_space_is_refused_with_nothing_changed(make_stack, compose_v2, tmp_path):
+    stack = _stack_on_the_image_setting(make_stack, compose_v2)
+    # A disk with 3 MiB free: df as POSIX prints it (-P, 1 KiB blocks).
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "df").write_text("#!/bin/sh\nprintf 'Filesystem 1024-blocks Used Available Capacity Mounted on\\n"
+                             "/dev/full 1000000 996928 3072 100%% /\\n'\n")
+    (stub / "df").chmod(0o755)
+    before = containers(stack)
+    env_before = (stack.root / ".env.infra").read_bytes()
+    volumes_before = sorted(path.name for path in (stack.root / "volumes").iterdir())
+    backups = stack.root / "backups"
+    backups_before = sorted(path.name for path in backups.iterdir()) if backups.exists() else []
+
+    result = stack.script("upgrade-postgres.sh", STANDIN_POSTGRES_17, "--yes",
+                          env=stack.env(PATH=f"{stub}{os.pathsep}{os.environ['PATH']}"))
+
+    assert result.returncode == 1, result
+    (line,) = _error_lines(result.stderr)
+    assert re.fullmatch(r"error: not enough free disk space: the upgrade needs [1-9]\d* MiB \(.*\) and 3 MiB are "
+                        r"free; nothing was changed", line), line
+    assert containers(stack) == before
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert sorted(path.name for path in (stack.root / "volumes").iterdir()) == volumes_before
+    assert (sorted(path.name for path in backups.iterdir()) if backups.exists() else []) == backups_before
     assert _server_major(stack) == "15"

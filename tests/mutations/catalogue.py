@@ -441,5 +441,29 @@ MUTATIONS = (
         'discard_folder "$REPO_ROOT/volumes/postgres" && mv -- "$UPGRADE_KEPT" "$REPO_ROOT/volumes/postgres"',
         'discard_folder "$REPO_ROOT/volumes/postgres"',
         "a failed upgrade puts back the old volumes/postgres and starts the old stack",
-        "e2e", (E + "test_postgres_upgrade.py::test_a_failed_restore_leaves_the_old_stack_as_it_was_and_running",)),
+        "e2e", (E + "test_postgres_upgrade.py::test_a_failed_restore_leaves_the_old_stack_as_it_was_and_running",
+                E + "test_postgres_upgrade.py::"
+                "test_a_new_server_that_never_starts_leaves_the_old_stack_as_it_was_and_running")),
+    Mutation(
+        "upgrade-postgres-ctrl-c-says-nothing-was-done", "scripts/commands/upgrade-postgres.sh",
+        "    SIGNAL_EXPLAINED=true", "    SIGNAL_EXPLAINED=false",
+        "Ctrl-C during upgrade-postgres.sh: exit 130 and one line saying the old stack runs again",
+        "e2e", (E + "test_postgres_upgrade.py::"
+                "test_ctrl_c_once_the_old_folder_is_aside_puts_the_old_stack_back_and_says_so",)),
+    Mutation(
+        "upgrade-postgres-revert-keeps-the-new-image", "scripts/commands/upgrade-postgres.sh",
+        'write_image_setting "$image"\n    export POSTGRES_IMAGE="$image"', 'export POSTGRES_IMAGE="$image"',
+        "upgrade-postgres.sh --revert puts back the old folder and its POSTGRES_IMAGE",
+        "e2e", (E + "test_postgres_upgrade.py::"
+                "test_revert_after_an_upgrade_puts_the_15_folder_and_image_back_and_keeps_the_17_one",)),
+    Mutation(
+        "upgrade-postgres-discards-without-asking", "scripts/commands/upgrade-postgres.sh",
+        'confirm_destruction "$assume_yes" "delete this data" "nothing was deleted"', ":",
+        "upgrade-postgres.sh --discard-old deletes only when confirmed (--yes without a terminal)",
+        "e2e", (E + "test_postgres_upgrade.py::test_discard_old_deletes_only_the_kept_folder_and_only_when_confirmed",)),
+    Mutation(
+        "upgrade-postgres-ignores-the-free-space", "scripts/commands/upgrade-postgres.sh",
+        "((free_kb >= 2 * data_kb)) ||", "((free_kb >= 0)) ||",
+        "upgrade-postgres.sh refuses when the disk cannot hold a new data folder and a backup, nothing changed",
+        "e2e", (E + "test_postgres_upgrade.py::test_too_little_free_disk_space_is_refused_with_nothing_changed",)),
 )

@@ -426,8 +426,8 @@ MUTATIONS = (
         "integration", (I + "test_postgres_schema.py::test_invalid_translation_is_rejected",)),
     Mutation(
         "start-ignores-postgres-major-drift", "scripts/lib/services/postgres.sh",
-        '[[ -n "$image_major" && "$image_major" != "$data_major" ]] || return 0',
-        '[[ -n "$image_major" && "$image_major" == "$data_major" ]] || return 0',
+        '[[ -n "$data_major" && "$image_major" != "$data_major" ]] || return 0',
+        '[[ -n "$data_major" && "$image_major" == "$data_major" ]] || return 0',
         "start.sh refuses a PostgreSQL image of another major than volumes/postgres, before anything starts",
         "unit", (U + "test_postgres_major_drift.py::test_a_newer_major_on_old_data_is_refused_before_anything_starts",
                  E + "test_postgres_upgrade.py::test_a_new_major_set_by_hand_is_refused_with_nothing_changed")),

@@ -73,6 +73,23 @@ def _files(folder: Path) -> dict[str, str]:
     return {name: digest for digest, name in (line.split(None, 1) for line in listed.stdout.splitlines())}
 
 
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def _assert_the_old_stack_runs_as_it_was(stack: Stack, env_before: bytes, translations: str) -> None:
+    """What every failed or interrupted upgrade must leave: the same
+    .env.infra, no kept folder, the 15 data folder in place and served, every
+    row there, every container running and the stack healthy."""
+    assert (stack.root / ".env.infra").read_bytes() == env_before
+    assert _kept_folders(stack) == []
+    assert file_text(stack.root / "volumes" / "postgres" / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
+    assert _server_major(stack) == "15"
+    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == translations
+    assert {state[3] for state in containers(stack).values()} == {"running"}
+    script_ok(stack, "health-check.sh")
+
+
 def test_upgrade_from_15_to_17_carries_every_row_and_keeps_the_old_folder(make_stack, compose_v2):
     stack = _stack_on_the_image_setting(make_stack, compose_v2)
     _add_translations(stack, 500)
@@ -110,12 +127,7 @@ def test_a_failed_restore_leaves_the_old_stack_as_it_was_and_running(make_stack,
     assert result.returncode == 1, result
     assert "upgrade failed: volumes/postgres and POSTGRES_IMAGE" in result.stderr, result
     assert "the old stack runs again" in result.stderr, result
-    assert (stack.root / ".env.infra").read_bytes() == env_before
-    assert _kept_folders(stack) == []
-    assert _server_major(stack) == "15"
-    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
-    assert {state[3] for state in containers(stack).values()} == {"running"}
-    script_ok(stack, "health-check.sh")
+    _assert_the_old_stack_runs_as_it_was(stack, env_before, translations="50")
     script_ok(stack, "stop.sh")
     after = _files(stack.root / "volumes" / "postgres")
     # The server rewrites its own state files on every start and stop;
@@ -145,8 +157,6 @@ def test_a_new_major_set_by_hand_is_refused_with_nothing_changed(make_stack, com
     assert _server_major(stack) == "15"
 
 
-def _error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 def _upgrade_in_background(stack: Stack, *args: str) -> subprocess.Popen:
@@ -183,13 +193,7 @@ def test_ctrl_c_once_the_old_folder_is_aside_puts_the_old_stack_back_and_says_so
     assert process.returncode == 130, (stdout, stderr)
     (line,) = _error_lines(stderr)
     assert line.startswith("error: interrupted") and "the old stack runs again" in line, stderr
-    assert (stack.root / ".env.infra").read_bytes() == env_before
-    assert _kept_folders(stack) == []
-    assert file_text(stack.root / "volumes" / "postgres" / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
-    assert _server_major(stack) == "15"
-    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
-    assert {state[3] for state in containers(stack).values()} == {"running"}
-    script_ok(stack, "health-check.sh")
+    _assert_the_old_stack_runs_as_it_was(stack, env_before, translations="50")
 
 
 def test_a_new_server_that_never_starts_leaves_the_old_stack_as_it_was_and_running(make_stack, compose_v2):
@@ -210,13 +214,7 @@ def test_a_new_server_that_never_starts_leaves_the_old_stack_as_it_was_and_runni
     assert _error_lines(result.stderr)[-1] == (
         f"error: upgrade failed: volumes/postgres and POSTGRES_IMAGE ({stack.images['postgres']}) are as they "
         "were, and the old stack runs again"), result
-    assert (stack.root / ".env.infra").read_bytes() == env_before
-    assert _kept_folders(stack) == []
-    assert file_text(stack.root / "volumes" / "postgres" / "PG_VERSION", STANDIN_POSTGRES_17).strip() == "15"
-    assert _server_major(stack) == "15"
-    assert _sql(stack, "SELECT count(*) FROM transbot.translations") == "50"
-    assert {state[3] for state in containers(stack).values()} == {"running"}
-    script_ok(stack, "health-check.sh")
+    _assert_the_old_stack_runs_as_it_was(stack, env_before, translations="50")
 
 
 def test_revert_after_an_upgrade_puts_the_15_folder_and_image_back_and_keeps_the_17_one(make_stack, compose_v2):

@@ -44,7 +44,8 @@ def swarm(images):
     if missing:
         unavailable(f"a swarm of namespaced engines needs {', '.join(missing)}")
     built = Swarm.create(sorted(set(images.values())), LABELS)
-    print(f"\nswarm {built.run} built in {sum(built.build_seconds.values()):.1f} s: {built.build_seconds}")
+    print(f"\nswarm {built.run} built in {sum(built.build_seconds.values()):.1f} s ({built.storage}): "
+          f"{built.build_seconds}")
     try:
         yield built
     finally:

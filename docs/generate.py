@@ -244,6 +244,29 @@ def render_timeline(runs: list[dict], paths: list[str]) -> list[str]:
     return lines
 
 
+def render_swarm(runs: list[dict], paths: list[str]) -> list[str]:
+    """bench/swarm.sh's figures: swarm-deploy.sh against the raw `docker
+    stack deploy` (plus polling), and the health polls during the updates."""
+    if len(runs) != 1:
+        raise Problem("a swarm block takes one result file")
+    found, target = runs[0]["figures"], runs[0]["targets"]["failed_through_other_node"]
+
+    def row(what: str, pair: dict) -> str:
+        return (f"| {what} | {seconds(pair['scripts_s'])} s | {seconds(pair['baseline_s'])} s "
+                f"| {pair['ratio']:.2f}× |")
+
+    polls = found["polls"]
+    other = polls["failed_through_other_node"]
+    return ["Medians over the rounds. " + from_line(runs, paths), "",
+            "| measurement | `swarm-deploy.sh` | `docker stack deploy` + polling | ratio |",
+            "|---|---:|---:|---:|",
+            row("fresh stack → every service healthy", found["fresh"]),
+            row("rolling Langfuse update → completed", found["update"]), "",
+            f"Health polled every 100 ms through both Langfuse nodes during {polls['updates']} rolling updates: "
+            f"{polls['requests']} requests; failed through the node being updated {polls['failed'] - other}, "
+            f"through the other node {bold_if(other > target, str(other))} (target: {target})."]
+
+
 # --- The reliability layer's file ------------------------------------------------
 
 
@@ -312,7 +335,7 @@ def render_reliability(runs: list[dict], paths: list[str]) -> list[str]:
     return lines + ["", "| what | result [run] |", "|---|---|"] + rows
 
 
-RENDERERS = {"runs": render_runs, "summary": render_summary, "timeline": render_timeline,
+RENDERERS = {"runs": render_runs, "summary": render_summary, "timeline": render_timeline, "swarm": render_swarm,
              "reliability": render_reliability}
 
 

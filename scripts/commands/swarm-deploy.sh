@@ -12,7 +12,8 @@ on the swarm of the Docker engine docker talks to (DOCKER_HOST or the
 Docker context), which must be a swarm manager. From .env.infra:
   - each password becomes a Docker secret, created from stdin, named after
     a salted hash of its value (a changed password is a new secret, and the
-    services roll over to it; older versions are kept: docker secret ls);
+    services roll over to it; once the stack is healthy, the older versions
+    no service uses any more are removed);
   - the images, LANGFUSE_REPLICAS, LANGFUSE_PORT, LANGFUSE_URL (the URL
     browsers use: your load balancer's) and the other settings.
 The nodes need their labels first (docker node update --label-add ...):
@@ -59,7 +60,9 @@ wait_for_swarm_stack() {
             info "  ... $((SECONDS - began)) s: waiting for $waiting"
             next_progress=$((next_progress + 10))
         fi
-        sleep 2
+        # Two docker calls a second on the manager: a deploy returns within
+        # about a second of the stack converging.
+        sleep 1
     done
 }
 
@@ -91,6 +94,7 @@ main() {
         die "docker stack deploy failed (see above)"
     step "Waiting for every service to run all its tasks, healthy (up to $timeout s)..."
     wait_for_swarm_stack "$stack" "$before" "$timeout"
+    prune_swarm_secrets "$stack"
     ok "stack $stack is deployed and healthy"
     info "Langfuse (put your load balancer in front of these):"
     while IFS= read -r address; do

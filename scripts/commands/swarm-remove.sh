@@ -28,17 +28,25 @@ Exit status: 0 removed, 1 failed or declined, 2 usage error (including
 EOF
 }
 
-# Empties VOLUME on the node labelled LABEL, with a one-off task (the
-# manager cannot reach another node's volumes) that runs IMAGE's find.
-# Usage: empty_volume STACK VOLUME LABEL IMAGE TIMEOUT
-empty_volume() {
-    local stack="$1" volume="$2" label="$3" image="$4" timeout="$5" job began=$SECONDS state
+# Starts the one-off task that empties VOLUME on the node labelled LABEL
+# (the manager cannot reach another node's volumes), running IMAGE's find.
+# Usage: start_emptying STACK VOLUME LABEL IMAGE
+start_emptying() {
+    local stack="$1" volume="$2" label="$3" image="$4" job
     job="${stack}_delete_${volume#"${stack}_"}"
     docker service rm "$job" >/dev/null 2>&1 || true
     docker service create --detach --quiet --name "$job" --mode replicated-job --no-resolve-image \
         --constraint "node.labels.$label==true" --mount "type=volume,source=$volume,target=/data" \
         --entrypoint find "$image" /data -mindepth 1 -delete >/dev/null ||
         die "could not start the task that deletes $volume (see above)"
+}
+
+# Waits until the task start_emptying started for VOLUME has completed (by
+# TIMEOUT s after BEGAN, a $SECONDS), then removes it.
+# Usage: wait_emptied STACK VOLUME TIMEOUT BEGAN
+wait_emptied() {
+    local stack="$1" volume="$2" timeout="$3" began="$4" job state
+    job="${stack}_delete_${volume#"${stack}_"}"
     while state="$(docker service ps --format '{{.CurrentState}}' "$job" 2>/dev/null | head -n 1)" &&
         [[ "$state" != Complete* ]]; do
         if [[ "$state" == Failed* || "$state" == Rejected* ]] || ((SECONDS - began >= timeout)); then
@@ -50,6 +58,16 @@ empty_volume() {
     done
     docker service rm "$job" >/dev/null
     ok "deleted the data in $volume"
+}
+
+# Empties both data volumes, their tasks running side by side.
+# Usage: empty_volumes STACK TIMEOUT
+empty_volumes() {
+    local stack="$1" timeout="$2" began=$SECONDS
+    start_emptying "$stack" "${stack}_postgres_data" transbot.postgres "$(setting POSTGRES_IMAGE)"
+    start_emptying "$stack" "${stack}_redis_data" transbot.redis "$(setting REDIS_IMAGE)"
+    wait_emptied "$stack" "${stack}_postgres_data" "$timeout" "$began"
+    wait_emptied "$stack" "${stack}_redis_data" "$timeout" "$began"
 }
 
 main() {
@@ -88,7 +106,6 @@ main() {
         info "Its data is kept in the volumes ${stack}_postgres_data and ${stack}_redis_data on the nodes labelled transbot.postgres and transbot.redis; ./scripts/swarm-deploy.sh finds it."
         return 0
     fi
-    empty_volume "$stack" "${stack}_postgres_data" transbot.postgres "$(setting POSTGRES_IMAGE)" "$timeout"
-    empty_volume "$stack" "${stack}_redis_data" transbot.redis "$(setting REDIS_IMAGE)" "$timeout"
+    empty_volumes "$stack" "$timeout"
     info "A new ./scripts/swarm-deploy.sh starts with empty databases."
 }

@@ -127,7 +127,53 @@ create_swarm_secrets() {
         export "${name}_SECRET=$versioned"
     done
     if ((created > 0)); then
-        info "Created $created secret(s) from .env.infra (older versions are kept: docker secret ls)."
+        info "Created $created secret(s) from .env.infra."
+    fi
+}
+
+# The names of the secrets any service of the swarm uses, one a line (a
+# staging TransBot's service may use an older version of a password).
+swarm_secrets_in_use() {
+    local listed
+    local -a ids
+    listed="$(docker service ls -q)" || return 1
+    [[ -n "$listed" ]] || return 0
+    mapfile -t ids <<<"$listed"
+    docker service inspect --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{println .SecretName}}{{end}}' "${ids[@]}"
+}
+
+# Removes the older versions of STACK's secrets (labelled transbot.stack=STACK
+# by create_swarm_secrets) that the stack no longer names (the NAME_SECRET
+# variables) and no service uses: what changed passwords left behind. Run
+# after a deploy converged, so that no task still needs one. Another
+# stack's secrets, and any secret still in use, are kept; a removal that
+# fails is only a warning (the deploy itself succeeded).
+# Usage: prune_swarm_secrets STACK
+prune_swarm_secrets() {
+    local stack="$1" name secret used listed removed=0
+    local -A keep=()
+    for name in "${SWARM_SECRETS[@]}"; do
+        secret="${name}_SECRET"
+        keep[${!secret}]=1
+    done
+    if ! used="$(swarm_secrets_in_use)" ||
+        ! listed="$(docker secret ls --format '{{.Name}}' --filter "label=transbot.stack=$stack")"; then
+        warn "could not list the swarm's services or secrets; older versions of the passwords are kept (docker secret ls)"
+        return 0
+    fi
+    while IFS= read -r secret; do
+        [[ -n "$secret" ]] && keep[$secret]=1
+    done <<<"$used"
+    while IFS= read -r secret; do
+        [[ -n "$secret" && -z "${keep[$secret]:-}" ]] || continue
+        if docker secret rm "$secret" >/dev/null; then
+            removed=$((removed + 1))
+        else
+            warn "could not remove the unused secret $secret (see above); remove it later with docker secret rm $secret"
+        fi
+    done <<<"$listed"
+    if ((removed > 0)); then
+        info "Removed $removed older secret version(s) no service uses."
     fi
 }
 

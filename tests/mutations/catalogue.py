@@ -48,6 +48,17 @@ MUTATIONS = (
         "swarm-deploy.sh waits until every service is healthy and fails when the swarm rolled an update back",
         "swarm", (S + "test_a_bad_langfuse_update_is_rolled_back_while_the_other_replica_serves",)),
     Mutation(
+        "swarm-deploy-keeps-old-secret-versions", "scripts/commands/swarm-deploy.sh",
+        '    prune_swarm_secrets "$stack"\n', "",
+        "swarm-deploy.sh removes the stack's older secret versions once no service uses them",
+        "swarm", (S + "test_a_rotated_password_leaves_only_its_new_secret_once_no_service_uses_the_old",)),
+    Mutation(
+        "swarm-deploy-prunes-other-stacks-secrets", "scripts/lib/swarm.sh",
+        "! listed=\"$(docker secret ls --format '{{.Name}}' --filter \"label=transbot.stack=$stack\")\"",
+        "! listed=\"$(docker secret ls --format '{{.Name}}')\"",
+        "swarm-deploy.sh never removes another stack's secrets, nor one a service still uses",
+        "swarm", (S + "test_a_rotated_password_leaves_only_its_new_secret_once_no_service_uses_the_old",)),
+    Mutation(
         "swarm-status-says-nothing-deployed-is-fine", "scripts/commands/swarm-status.sh",
         '[[ -n "$services" ]] || die "the stack', '[[ -n "$services" ]] || exit 0; : "the stack',
         "swarm-status.sh exits 1 when the stack is not deployed (or not healthy)",

@@ -39,8 +39,10 @@ from pathlib import Path
 from .engine import _pid_alive, run
 
 RUN_PREFIX = "tbswarm"
-# Data roots (images, volumes) on disk; exec roots (sockets, containerd's
-# state) under /run, where paths stay short enough for unix sockets.
+# Data roots (images, volumes) under STATE_BASE, on a tmpfs of the run's own
+# when the machine has the memory to spare (see Swarm._storage); exec roots
+# (sockets, containerd's state) under /run, where paths stay short enough
+# for unix sockets.
 STATE_BASE = Path("/var/tmp/transbot-swarm")
 EXEC_BASE = Path("/run/transbot-swarm")
 NETNS_DIR = Path("/var/run/netns")
@@ -116,6 +118,11 @@ class Node:
 
     def start(self, timeout: float = 60) -> None:
         """Starts (or restarts) this node's dockerd and waits until it answers."""
+        self.launch()
+        self.wait_answering(timeout)
+
+    def launch(self) -> None:
+        """Starts this node's dockerd, without waiting for it."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.exec_root.mkdir(parents=True, exist_ok=True)
         config = self.root / "daemon.json"
@@ -138,6 +145,9 @@ class Node:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                             start_new_session=True)
+
+    def wait_answering(self, timeout: float = 60) -> None:
+        """Waits until this node's dockerd (launched) answers."""
         deadline = time.monotonic() + timeout
         while self.docker("version", "--format", "{{.Server.Version}}", timeout=10).returncode != 0:
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -173,6 +183,7 @@ class Swarm:
     run: str
     nodes: list[Node] = field(default_factory=list)
     build_seconds: dict[str, float] = field(default_factory=dict)
+    storage: str = "disk"
 
     @property
     def manager(self) -> Node:
@@ -189,16 +200,44 @@ class Swarm:
         interrupt everything built so far is removed."""
         cleanup_stale()
         swarm = cls(run_id(), [Node(run_id(), index) for index in range(1, size + 1)])
+        archive = STATE_BASE / swarm.run / "images.tar"
+        saving: subprocess.Popen | None = None
         try:
+            swarm.storage = swarm._storage(images)
+            # The machine's engine saves the images while the nodes' engines
+            # start: neither waits for the other.
+            saving = subprocess.Popen(["docker", "save", "-o", str(archive), *images], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             swarm._timed("network", swarm._network)
             swarm._timed("engines", swarm._engines)
-            swarm._timed("images", swarm._load_images, images)
+            swarm._timed("images", swarm._load_images, saving, archive)
             swarm._timed("swarm", swarm._join)
             swarm._label(labels)
         except BaseException:
+            if saving is not None and saving.poll() is None:
+                saving.kill()
+                saving.wait()
             swarm.destroy()
             raise
         return swarm
+
+    def _storage(self, images: list[str]) -> str:
+        """Makes the run's state folder; a tmpfs when the machine has twice
+        the memory it may take free (each node holds every image, plus 2 GiB
+        for containers and volumes). Unpacking three copies of the images
+        and, above all, deleting their tens of thousands of files took up to
+        30 s each on a disk other test runs kept busy; a tmpfs goes with
+        one umount (cleanup() unmounts whatever is mounted there)."""
+        folder = STATE_BASE / self.run
+        folder.mkdir(parents=True, exist_ok=True)
+        sizes = run(["docker", "image", "inspect", "--format", "{{.Size}}", *images])
+        if sizes.returncode != 0:
+            return "disk"
+        needed = len(self.nodes) * sum(int(size) for size in sizes.stdout.split()) + 2 * 2**30
+        if _memory_available() < 2 * needed:
+            return "disk"
+        _check(["mount", "-t", "tmpfs", "-o", f"mode=0755,size={needed}", self.run, str(folder)])
+        return "tmpfs"
 
     def _timed(self, what: str, step, *args) -> None:
         began = time.monotonic()
@@ -223,12 +262,16 @@ class Swarm:
             _check([*inside, "link", "set", "lo", "up"])
 
     def _engines(self) -> None:
+        # All three start at once; each is then waited for.
         for node in self.nodes:
-            node.start()
+            node.launch()
+        for node in self.nodes:
+            node.wait_answering()
 
-    def _load_images(self, images: list[str]) -> None:
-        archive = STATE_BASE / self.run / "images.tar"
-        _check(["docker", "save", "-o", str(archive), *images], timeout=600)
+    def _load_images(self, saving: subprocess.Popen, archive: Path) -> None:
+        output, _ = saving.communicate(timeout=600)
+        if saving.returncode != 0:
+            raise RuntimeError(f"docker save failed ({saving.returncode}):\n{output}")
         loads = [subprocess.Popen(["docker", "load", "-q", "-i", str(archive)],
                                   env={**os.environ, "DOCKER_HOST": node.host},
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -363,7 +406,7 @@ class Swarm:
             if time.monotonic() > deadline:
                 raise AssertionError(f"stack {stack} not converged after {timeout} s: {missing}\n"
                                      f"{self.diagnostics(stack)}")
-            time.sleep(2)
+            time.sleep(1)
 
     def diagnostics(self, stack: str) -> str:
         lines = [self.manager.docker("stack", "ps", "--no-trunc", stack).stdout]
@@ -373,6 +416,13 @@ class Swarm:
         for node in self.nodes:
             lines.append(f"--- {node.name} dockerd ---\n{node.log_tail(15)}")
         return "\n".join(lines)
+
+
+def _memory_available() -> int:
+    """MemAvailable of /proc/meminfo, in bytes (0 when unknown)."""
+    with contextlib.suppress(OSError, AttributeError):
+        return int(re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M).group(1)) * 1024
+    return 0
 
 
 # --- Teardown ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def swarm(images):
     if missing:
         unavailable(f"a swarm of namespaced engines needs {', '.join(missing)}")
     built = Swarm.create(sorted(set(images.values())), LABELS)
-    print(f"\nswarm {built.run} built in {sum(built.build_seconds.values()):.1f} s: {built.build_seconds}")
+    print(f"\nswarm {built.run} built in {sum(built.build_seconds.values()):.1f} s ({built.storage}): "
+          f"{built.build_seconds}")
     try:
         yield built
     finally:
@@ -110,6 +112,12 @@ class TeamStack:
                "LANGFUSE_SECRET_KEY": self.settings["LANGFUSE_SECRET_KEY"]}
         return subprocess.run(node.in_netns(sys.executable, "-m", "support.netns_client", *args),
                               capture_output=True, text=True, timeout=timeout, env=env)
+
+    def langfuse_on_each(self, nodes: tuple[str, ...], *args: str) -> dict[str, subprocess.CompletedProcess]:
+        """The same SDK command through each of NODES at once (each client
+        spends seconds starting Python and the SDK)."""
+        with ThreadPoolExecutor(len(nodes)) as pool:
+            return dict(zip(nodes, pool.map(lambda node: self.langfuse(node, *args), nodes)))
 
     def poll_health(self, node_name: str, stop_file: Path) -> subprocess.Popen:
         """A client polling NODE's Langfuse health every 100 ms until

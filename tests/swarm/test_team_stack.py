@@ -88,8 +88,7 @@ def test_the_stack_converges_with_each_service_on_its_labelled_nodes(team_stack)
 
 
 def test_the_sdk_auth_check_passes_on_each_langfuse_node(team_stack):
-    for node in ("node2", "node3"):
-        result = team_stack.langfuse(node, "auth-check")
+    for node, result in team_stack.langfuse_on_each(("node2", "node3"), "auth-check").items():
         assert result.returncode == 0, f"{node}: {result.stdout}{result.stderr}"
 
 
@@ -147,9 +146,11 @@ def test_no_password_shows_in_inspect_or_the_process_list(team_stack):
 
 def test_a_killed_postgres_task_comes_back_on_its_node_with_every_acknowledged_row(team_stack):
     rows = [f"swarm-user-{number}" for number in range(50)]
-    for row in rows:
-        done = team_stack.psql(f"INSERT INTO transbot.users (external_id) VALUES ('{row}');")
-        assert done.returncode == 0, done.stderr  # acknowledged
+    # One psql session, one transaction per row (psql autocommits each
+    # statement): every row is committed and acknowledged before the kill,
+    # without 50 `docker exec` round trips through the node's engine.
+    done = team_stack.psql("".join(f"INSERT INTO transbot.users (external_id) VALUES ('{row}');\n" for row in rows))
+    assert done.returncode == 0, done.stderr  # acknowledged (ON_ERROR_STOP: a failed row fails psql)
     node, killed = team_stack.container("postgres")
     node.docker("kill", killed["Id"], check=True)
     team_stack.swarm.wait_converged(STACK)
@@ -195,6 +196,50 @@ def test_a_bad_langfuse_update_is_rolled_back_while_the_other_replica_serves(tea
     assert len(untouched) == 1, (before, after)
     requests, failures = seen[untouched[0]].split("\n", 1)[0].split()
     assert int(requests) > 10 and failures == "0", seen[untouched[0]]
+    assert team_stack.script("swarm-status.sh").returncode == 0
+
+
+def stack_secrets(swarm, stack: str = STACK) -> set[str]:
+    """The secrets swarm-deploy.sh made for STACK (its label)."""
+    return set(swarm.manager.docker("secret", "ls", "--format", "{{.Name}}", "--filter",
+                                    f"label=transbot.stack={stack}", check=True).stdout.split())
+
+
+def secrets_used_by(swarm, service: str) -> list[str]:
+    spec = swarm.services(STACK)[f"{STACK}_{service}"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    return [secret["SecretName"] for secret in spec.get("Secrets", [])]
+
+
+def test_a_rotated_password_leaves_only_its_new_secret_once_no_service_uses_the_old(team_stack):
+    swarm, manager = team_stack.swarm, team_stack.swarm.manager
+    [old] = secrets_used_by(swarm, "redis")
+    # Another stack's secret, and a staging service (no tasks) still on the
+    # old version: neither may be pruned.
+    manager.docker("secret", "create", "--label", "transbot.stack=other", "other_redis_password_0", "-",
+                   input="other", check=True)
+    manager.docker("service", "create", "--detach", "--quiet", "--replicas", "0", "--name", "staging",
+                   "--secret", old, "--no-resolve-image", team_stack.images["redis"], check=True)
+    env_file = team_stack.root / ".env.infra"
+    env_file.write_text("".join("REDIS_PASSWORD=rotated0Redis0password\n" if line.startswith("REDIS_PASSWORD=")
+                                else line for line in env_file.read_text().splitlines(keepends=True)))
+    assert team_stack.passwords["REDIS_PASSWORD"] == "rotated0Redis0password"
+    try:
+        rotated = team_stack.deploy()
+        assert rotated.returncode == 0 and "warning" not in rotated.stderr, rotated
+        [new] = secrets_used_by(swarm, "redis")
+        assert new != old
+        current = {name for service in ("postgres", "redis", "langfuse") for name in secrets_used_by(swarm, service)}
+        assert len(current) == len(SECRETS)
+        assert stack_secrets(swarm) == current | {old}  # the staging service still uses it
+        assert stack_secrets(swarm, "other") == {"other_redis_password_0"}
+        manager.docker("service", "rm", "staging", check=True)
+        again = team_stack.deploy()
+        assert again.returncode == 0 and "warning" not in again.stderr, again
+        assert stack_secrets(swarm) == current
+        assert stack_secrets(swarm, "other") == {"other_redis_password_0"}
+    finally:
+        manager.docker("service", "rm", "staging")
+        manager.docker("secret", "rm", "other_redis_password_0")
     assert team_stack.script("swarm-status.sh").returncode == 0
 
 

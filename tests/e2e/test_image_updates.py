@@ -8,19 +8,22 @@ with data in PostgreSQL and Redis. New builds are pushed under the same
 tags. `update-images.sh` backs up, pulls, recreates only the services whose
 image changed, and reports old and new versions and digests; the data is
 intact, and `--revert` goes back. A new image that never turns healthy is
-replaced by the previous one again; an image of another major under the
+replaced by the previous one again, as on Ctrl-C; an image of another major under the
 tag is refused with nothing recreated.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
 from support.engine import (STANDIN_IMAGES, STANDIN_NEVER_HEALTHY_REDIS, STANDIN_POSTGRES_17,
-                            STANDIN_SECOND_BUILDS, run)
+                            STANDIN_SECOND_BUILDS, as_from_a_prompt, finish, run)
 from support.registry import LocalRegistry, local_registry
 from support.stack import Stack
 
@@ -176,4 +179,33 @@ def test_an_image_of_another_major_under_the_tag_is_refused_with_nothing_recreat
     assert "upgrade-postgres" in line, line
     assert containers(stack) == before
     assert _image_id(upstream.reference("postgres")) == old_postgres
+    script_ok(stack, "health-check.sh")
+
+
+def test_ctrl_c_while_waiting_for_the_new_image_puts_the_previous_one_back_and_says_so(make_stack, compose_v2,
+                                                                                      registry):
+    stack, upstream = _stack_on_the_registry(make_stack, compose_v2, registry)
+    _add_data(stack)
+    old_container, old_redis = stack.container("redis"), _running_image(stack, "redis")
+    upstream.release("redis", STANDIN_NEVER_HEALTHY_REDIS)
+    # As typed at a prompt: its own process group, SIGINT at its default.
+    process = subprocess.Popen([str(stack.root / "scripts" / "update-images.sh"), "redis"], env=stack.env(),
+                               cwd=stack.root.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=as_from_a_prompt)
+    deadline = time.monotonic() + 600
+    while stack.container("redis") in ("", old_container) and process.poll() is None:
+        assert time.monotonic() < deadline, "redis was never recreated on the new image"
+        time.sleep(0.2)
+
+    # Ctrl-C reaches the whole foreground process group, as in a terminal.
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = finish(process, 600)
+
+    assert process.returncode == 130, (stdout, stderr)
+    (line,) = _error_lines(stderr)
+    assert line.startswith("error: interrupted: the previous images are back under their tags"), stderr
+    assert _running_image(stack, "redis") == old_redis
+    assert _image_id(upstream.reference("redis")) == old_redis
+    _data_is_intact(stack)
     script_ok(stack, "health-check.sh")

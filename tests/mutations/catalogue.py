@@ -482,4 +482,10 @@ MUTATIONS = (
         "update-images.sh refuses an image of another major under the tag, nothing recreated",
         "e2e", (E + "test_image_updates.py::"
                 "test_an_image_of_another_major_under_the_tag_is_refused_with_nothing_recreated",)),
+    Mutation(
+        "update-images-ctrl-c-says-nothing-was-done", "scripts/commands/update-images.sh",
+        "    SIGNAL_EXPLAINED=true", "    SIGNAL_EXPLAINED=false",
+        "Ctrl-C during update-images.sh: exit 130 and one line saying the previous images run again",
+        "e2e", (E + "test_image_updates.py::"
+                "test_ctrl_c_while_waiting_for_the_new_image_puts_the_previous_one_back_and_says_so",)),
 )

@@ -44,7 +44,8 @@ from .settings import Settings
 OURS = "script"
 BY_HAND = "by_hand"
 KINDS = (OURS, BY_HAND)
-LABELS = {OURS: "`upgrade-postgres.sh`", BY_HAND: "by hand (`pg_dumpall | psql`)"}
+# Markdown table cells: the pipe escaped.
+LABELS = {OURS: "`upgrade-postgres.sh`", BY_HAND: "by hand (`pg_dumpall \\| psql`)"}
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "upgrade-latest.md"
 # The target major's image when the run uses the official images.
 OFFICIAL_POSTGRES_17 = "postgres:17-alpine"
@@ -57,6 +58,7 @@ class UpgradeSettings:
     quick: bool
     output: Path
     publish: str | None = None
+    from_json: Path | None = None
 
 
 @dataclass
@@ -79,6 +81,8 @@ def parse_args(argv: list[str]) -> UpgradeSettings:
     parser.add_argument("--quick", action="store_true", help="1 round on 10,000 rows")
     parser.add_argument("--publish", default=None, metavar="NAME",
                         help="also write bench/results/NAME.json, the figures docs/performance.md shows")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="FILE",
+                        help="measure nothing: render the table (and --publish) again from a run's .json")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="FILE",
                         help=f"where to write the markdown (default {DEFAULT_OUTPUT.relative_to(REPO_ROOT)}); "
                              "the raw samples go next to it as .json")
@@ -98,7 +102,8 @@ def parse_args(argv: list[str]) -> UpgradeSettings:
         if problem:
             parser.error(problem)
     output = args.output if args.output.is_absolute() else Path.cwd() / args.output
-    return UpgradeSettings(repeat=repeat, rows=rows, quick=args.quick, output=output, publish=args.publish)
+    return UpgradeSettings(repeat=repeat, rows=rows, quick=args.quick, output=output, publish=args.publish,
+                           from_json=args.from_json)
 
 
 # --- What a client sees ----------------------------------------------------------
@@ -399,8 +404,31 @@ def write_published(name: str, results: UpgradeResults, settings: UpgradeSetting
     return path
 
 
+def rerender(settings: UpgradeSettings) -> int:
+    """The table of an earlier run, from its raw samples (and its published file)."""
+    try:
+        raw = json.loads(settings.from_json.read_text())
+        saved = raw["settings"]
+        old = UpgradeSettings(repeat=saved["repeat"], rows=saved["rows"], quick=saved["quick"],
+                              output=Path(saved["output"]))
+        results = UpgradeResults(rounds=raw["rounds"], database_bytes=raw["database_bytes"],
+                                 load_seconds=raw.get("load_seconds"), retries=raw.get("retries", []))
+        markdown = render(results, old, raw["machine"], raw["meta"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        print(f"bench: error: cannot read {settings.from_json}: {exc}", file=sys.stderr)
+        return 1
+    print(markdown)
+    settings.output.parent.mkdir(parents=True, exist_ok=True)
+    settings.output.write_text(markdown)
+    if settings.publish:
+        log(f"wrote {write_published(settings.publish, results, old, raw['machine'], raw['meta'])}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     settings = parse_args(argv)
+    if settings.from_json is not None:
+        return rerender(settings)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.time()
     bench = None
@@ -450,7 +478,8 @@ def main(argv: list[str]) -> int:
     print(markdown)
     settings.output.parent.mkdir(parents=True, exist_ok=True)
     settings.output.write_text(markdown)
-    raw = {"meta": meta, "machine": info, "settings": {**vars(settings), "output": str(settings.output)},
+    raw = {"meta": meta, "machine": info,
+           "settings": {**vars(settings), "output": str(settings.output), "from_json": None},
            "rounds": bench.upgrade_results.rounds, "database_bytes": bench.upgrade_results.database_bytes,
            "load_seconds": bench.upgrade_results.load_seconds, "retries": bench.upgrade_results.retries}
     settings.output.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str))

@@ -72,7 +72,10 @@ is_builtin() {
 # and those only its own command asks for (postgres: require_user CONTAINER,
 # apply-schema.sh; data_major, image_major IMAGE, server_major CONTAINER,
 # row_counts CONTAINER, load_backup CONTAINER BACKUP, check_passwords
-# CONTAINER, upgrade-postgres.sh).
+# CONTAINER, upgrade-postgres.sh), and those of update-images.sh:
+#   server_version CONTAINER   the version the running server reports
+#   image_major IMAGE          the major an image carries (else its tag's number)
+#   major_path                 where a new major is upgraded to instead
 
 # Whether SERVICE is built in and has HOOK. Only a built-in service has
 # hooks: an override's service named, say, postgres_user would otherwise

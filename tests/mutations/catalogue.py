@@ -466,4 +466,20 @@ MUTATIONS = (
         "((free_kb >= 2 * data_kb)) ||", "((free_kb >= 0)) ||",
         "upgrade-postgres.sh refuses when the disk cannot hold a new data folder and a backup, nothing changed",
         "e2e", (E + "test_postgres_upgrade.py::test_too_little_free_disk_space_is_refused_with_nothing_changed",)),
+    Mutation(
+        "update-images-accepts-any-service", "scripts/commands/update-images.sh",
+        'is_builtin "$name" ||\n', 'true ||\n',
+        "update-images.sh refuses a name that is not a built-in service: exit 2, nothing pulled or recreated",
+        "unit", (U + "test_update_images_usage.py::test_a_service_that_is_not_built_in_is_a_usage_error",)),
+    Mutation(
+        "update-images-keeps-the-failed-image", "scripts/commands/update-images.sh",
+        'put_back_tag "${UPDATE_REF[$service]}" "${UPDATE_OLD_ID[$service]}"', ":",
+        "a new image that fails its health check is replaced by the previous one, which runs again",
+        "e2e", (E + "test_image_updates.py::test_a_new_image_that_never_turns_healthy_is_replaced_by_the_previous_one",)),
+    Mutation(
+        "update-images-crosses-majors", "scripts/commands/update-images.sh",
+        '[[ "$old" != "$new" ]] || continue', "continue",
+        "update-images.sh refuses an image of another major under the tag, nothing recreated",
+        "e2e", (E + "test_image_updates.py::"
+                "test_an_image_of_another_major_under_the_tag_is_refused_with_nothing_recreated",)),
 )

@@ -41,3 +41,19 @@ langfuse_app_env() {
     printf 'LANGFUSE_SECRET_KEY=%s\n' "$LANGFUSE_SECRET_KEY"
     printf 'LANGFUSE_HOST=http://%s:%s\n' "$host" "$(port_of langfuse "$2")"
 }
+
+# --- Image updates (update-images.sh) -------------------------------------------
+
+# The version the server in CONTAINER reports on /api/public/health, e.g.
+# 2.95.12, asked inside the container (its busybox wget, as the
+# healthcheck does).
+# Usage: langfuse_server_version CONTAINER
+langfuse_server_version() {
+    docker exec "$1" wget -q -O - "http://127.0.0.1:$(service_field langfuse target)/api/public/health" 2>/dev/null |
+        sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' || true
+}
+
+# Langfuse v3 needs ClickHouse, S3 storage and a worker: no image update.
+langfuse_major_path() {
+    printf 'Langfuse v3 is another stack (ClickHouse, S3 storage, a worker): see the README, "Upgrading".'
+}

@@ -299,3 +299,18 @@ postgres_check_passwords() {
         -U langfuse -d langfuse -XtAq -c 'SELECT 1' >/dev/null ||
         die "LANGFUSE_DB_PASSWORD does not open the langfuse database on the new server"
 }
+
+# --- Image updates (update-images.sh) -------------------------------------------
+
+# The version the server in CONTAINER reports (SHOW server_version), e.g.
+# 15.8 (its first word: Debian builds add their package's version).
+# Usage: postgres_server_version CONTAINER
+postgres_server_version() {
+    docker exec "$1" psql -U "$(setting POSTGRES_USER)" -d "$(setting POSTGRES_DB)" -XtAq \
+        -c 'SHOW server_version' 2>/dev/null | awk 'NR == 1 { print $1 }' || true
+}
+
+# A new major is a dump and restore of the data, not an image update.
+postgres_major_path() {
+    printf 'Upgrade the data with ./scripts/upgrade-postgres.sh IMAGE (e.g. postgres:17-alpine); keep a major in POSTGRES_IMAGE (postgres:15-alpine).'
+}

@@ -89,3 +89,21 @@ redis_client() {
     export REDISCLI_AUTH="$REDIS_PASSWORD"
     exec_in_service redis REDISCLI_AUTH -- redis-cli "$@"
 }
+
+# --- Image updates (update-images.sh) -------------------------------------------
+
+# The version the server in CONTAINER reports (INFO server), e.g. 7.2.5.
+# Usage: redis_server_version CONTAINER
+redis_server_version() {
+    REDISCLI_AUTH="$REDIS_PASSWORD" docker exec -e REDISCLI_AUTH "$1" redis-cli INFO server 2>/dev/null |
+        awk -F: '$1 == "redis_version" { sub(/\r$/, "", $2); print $2; exit }' || true
+}
+
+# The major of IMAGE, as its redis-server says (`redis-server --version`:
+# "Redis server v=7.2.5 sha=..."), in a throw-away container without a
+# network that touches no data. Empty when it says nothing of the kind.
+# Usage: redis_image_major IMAGE
+redis_image_major() {
+    docker run --rm --network none --entrypoint redis-server -- "$1" --version 2>/dev/null |
+        sed -n 's/.* v=\([0-9][0-9]*\)\..*/\1/p' || true
+}

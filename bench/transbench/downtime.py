@@ -119,16 +119,34 @@ class Prober:
 
 def measure(check: Callable[[], bool], action: Callable[[], None]) -> tuple[float, dict]:
     """Runs ACTION under probes of CHECK: its seconds and the outage figures."""
-    prober = Prober(check)
-    prober.start()
+    seconds, found = measure_each({"service": check}, action)
+    return seconds, found["service"]
+
+
+def measure_each(checks: dict[str, Callable[[], bool]], action: Callable[[], None]) -> tuple[float, dict]:
+    """Runs ACTION under probes of each of CHECKS at once (one prober per
+    service): its seconds and the outage figures of each."""
+    probers = {name: Prober(check) for name, check in checks.items()}
+    started = []
+    try:
+        for prober in probers.values():
+            prober.start()
+            started.append(prober)
+    except BenchError:
+        for prober in started:
+            prober.stop()
+        raise
     began = time.perf_counter()
     try:
         action()
     finally:
         seconds = time.perf_counter() - began
-        probes = prober.stop(until_ok=True)
-    figures = outage(probes)
-    if figures["downtime_s"] is None:
-        raise BenchError(f"the service did not answer again within {AFTER_TIMEOUT_S:.0f} s of the end "
-                         f"({figures['failed']} of {figures['probes']} probes failed)")
-    return seconds, figures
+        # One more success of every service after the end (in turn: the
+        # others go on probing meanwhile, which changes nothing they count).
+        timelines = {name: prober.stop(until_ok=True) for name, prober in probers.items()}
+    found = {name: outage(probes) for name, probes in timelines.items()}
+    for name, figures in found.items():
+        if figures["downtime_s"] is None:
+            raise BenchError(f"{name} did not answer again within {AFTER_TIMEOUT_S:.0f} s of the end "
+                             f"({figures['failed']} of {figures['probes']} probes failed)")
+    return seconds, found

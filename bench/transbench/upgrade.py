@@ -9,8 +9,9 @@ measured from outside by a client asking every 100 ms (downtime.py).
     ./bench/upgrade.sh --publish upgrade-engine26
 
 Method, definitions and bounds: bench/README.md, "Upgrade and update
-downtime". The update's downtime per service (`update-images.sh`) is the
-second half of the item; its place is marked below (UPDATE).
+downtime". The second half of the item, in the same run: the downtime of
+each service while `update-images.sh` recreates it on a second build pushed
+under the same tag to a registry on loopback (stand-in images only).
 """
 
 from __future__ import annotations
@@ -28,18 +29,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from support.engine import STANDIN_POSTGRES_17, Compose, compose_variants, engine_problem, remove_stale_projects, \
-    run, test_images
-from support.stack import Stack, force_rmtree
+from support import clients
+from support.engine import STANDIN_POSTGRES_17, STANDIN_SECOND_BUILDS, Compose, compose_variants, engine_problem, \
+    remove_stale_projects, run, test_images
+from support.registry import LocalRegistry, local_registry
+from support.stack import SERVICES, Stack, force_rmtree
 
 from . import publish as bench_publish
 from .common import BENCH_DIR, REPO_ROOT, BenchError, fmt_ratio, fmt_seconds, log, median, paired_ratio, \
     require_ok, summary
 from .compose_path import choose
-from .downtime import measure
+from .downtime import measure, measure_each
 from .machine import image_mode, load_average, machine, other_containers
 from .phases import Bench
 from .settings import Settings
+from .stacks import langfuse_answers
 
 OURS = "script"
 BY_HAND = "by_hand"
@@ -49,6 +53,11 @@ LABELS = {OURS: "`upgrade-postgres.sh`", BY_HAND: "by hand (`pg_dumpall \\| psql
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "upgrade-latest.md"
 # The target major's image when the run uses the official images.
 OFFICIAL_POSTGRES_17 = "postgres:17-alpine"
+# The update: the tags the stack pulls from the loopback registry, named
+# as the official ones, and the settings that name them.
+UPDATE_TAGS = {"postgres": "bench/postgres:15-alpine", "langfuse": "bench/langfuse:2", "redis": "bench/redis:7-alpine"}
+UPDATE_SETTINGS = {"postgres": "POSTGRES_IMAGE", "langfuse": "LANGFUSE_IMAGE", "redis": "REDIS_IMAGE"}
+REDIS_KEY, REDIS_VALUE = "bench:update", "kept"
 
 
 @dataclass
@@ -68,6 +77,10 @@ class UpgradeResults:
     database_bytes: int | None = None
     load_seconds: float | None = None
     retries: list[str] = field(default_factory=list)
+    # update-images.sh, one dict per round: seconds, and service -> outage figures
+    update: list[dict] = field(default_factory=list)
+    # Why the update was not measured (official images have no second build).
+    update_skipped: str | None = None
 
 
 def parse_args(argv: list[str]) -> UpgradeSettings:
@@ -130,6 +143,18 @@ def answers_with(stack: Stack, expected: tuple):
     return check
 
 
+def redis_keeps(stack: Stack):
+    """Redis's probe: a new client reads back the key written before."""
+    def check() -> bool:
+        cache = clients.redis_client(stack)
+        cache.connection_pool.connection_kwargs.update(socket_timeout=2, socket_connect_timeout=2)
+        try:
+            return cache.get(REDIS_KEY) == REDIS_VALUE
+        finally:
+            cache.close()
+    return check
+
+
 # --- The upgrade benchmark -------------------------------------------------------------
 
 
@@ -161,6 +186,12 @@ class UpgradeBench(Bench):
     def cleanup(self) -> None:
         for name in self.helpers:
             run(["docker", "rm", "-f", "-v", name], timeout=120)
+        # The tags update-images.sh kept the previous images under, one per project.
+        for stack in self.stacks:
+            listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                          "--filter", f"reference=transbot-previous/*:{stack.project}"])
+            for reference in listed.stdout.split():
+                run(["docker", "image", "rm", reference], timeout=120)
         super().cleanup()
 
     def stack_on_image_setting(self) -> Stack:
@@ -315,12 +346,57 @@ class UpgradeBench(Bench):
                 self.upgrade_results.rounds[kind].append(
                     self.one(kind, stacks[kind], expected[kind], index))
         self.upgrade_results.retries = self.results.retries
-        # UPDATE: the update's downtime per service (update-images.sh
-        # recreating each service from rev2 images pushed under the same
-        # tags to support.registry's loopback registry) goes here, probed
-        # per service with stacks.postgres_answers / redis_answers /
-        # langfuse_answers through downtime.measure. Not measured yet: the
-        # command is not on main.
+        if not all(self.images[s] in STANDIN_SECOND_BUILDS for s in SERVICES):
+            self.upgrade_results.update_skipped = "needs the stand-ins' second builds (TRANSBOT_TEST_IMAGES=local)"
+            log(f"update not measured: {self.upgrade_results.update_skipped}")
+            return
+        with local_registry() as registry:
+            self.updates(registry)
+
+    # --- The update: downtime per service ---------------------------------------------
+
+    def stack_on_registry(self, registry: LocalRegistry) -> Stack:
+        """A stack whose three images come from .env.infra and the registry,
+        as a user's come from Docker Hub, with the same rows and a Redis key."""
+        for service, tag in UPDATE_TAGS.items():
+            registry.push(self.images[service], tag)
+        stack = self.new_stack()
+        (stack.root / "docker-compose.override.yml").unlink()
+        for service, setting in UPDATE_SETTINGS.items():
+            set_env_value(stack, setting, registry.reference(UPDATE_TAGS[service]))
+        require_ok("start.sh", stack.script("start.sh"))
+        self.grow(stack, self.upgrade_settings.rows)
+        cache = clients.redis_client(stack)
+        try:
+            cache.set(REDIS_KEY, REDIS_VALUE)
+        finally:
+            cache.close()
+        return stack
+
+    def updates(self, registry: LocalRegistry) -> None:
+        """update-images.sh recreating every service on a second build pushed
+        under the same tags, each service probed meanwhile; --revert between
+        rounds (the tags then point at the first builds again, so the next
+        run pulls the second ones anew)."""
+        stack = self.stack_on_registry(registry)
+        log(f"update: stack {stack.project} in {stack.root}")
+        for service, tag in UPDATE_TAGS.items():
+            registry.push(STANDIN_SECOND_BUILDS[self.images[service]], tag)
+        expected = data_of(stack)
+        checks = {"postgres": answers_with(stack, expected), "langfuse": lambda: langfuse_answers(stack),
+                  "redis": redis_keeps(stack)}
+        for index in range(self.upgrade_settings.repeat):
+            def update() -> None:
+                result = stack.script("update-images.sh", timeout=1800)
+                require_ok("update-images.sh", result)
+                if any(f"{service} is up to date" in result.stdout for service in SERVICES):
+                    raise BenchError(f"update-images.sh left a service as it was:\n{result.stdout}")
+            seconds, found = measure_each(checks, update)
+            self.upgrade_results.update.append({"seconds": seconds, **found})
+            log(f"update {index + 1}/{self.upgrade_settings.repeat}: {fmt_seconds(seconds)}; downtime "
+                + ", ".join(f"{s} {fmt_seconds(found[s]['downtime_s'])}" for s in SERVICES))
+            require_ok("update-images.sh --revert", stack.script("update-images.sh", "--revert", timeout=1800))
+            self.note_others()
 
 
 # --- Figures and the table -------------------------------------------------------------
@@ -339,6 +415,11 @@ def figures(results: UpgradeResults) -> dict:
     for key in ("seconds", "downtime_s"):
         found.setdefault("ratio", {})[key] = paired_ratio([r[key] for r in results.rounds[OURS]],
                                                           [r[key] for r in results.rounds[BY_HAND]])
+    if results.update:
+        found["update_s"] = median([r["seconds"] for r in results.update])
+        found["update"] = {service: {key: median([r[service][key] for r in results.update])
+                                     for key in ("downtime_s", "unavailable_s")}
+                           for service in SERVICES}
     return found
 
 
@@ -363,7 +444,17 @@ def render(results: UpgradeResults, settings: UpgradeSettings, info: dict, meta:
                      f"{summary([r[key] for r in hand], fmt_seconds)} | {ratio} |")
     lines.append(f"| failed probes | {summary([r['failed'] for r in ours], str)} | "
                  f"{summary([r['failed'] for r in hand], str)} | |")
-    lines += ["", "The update's downtime per service (`update-images.sh`): not measured yet.", "",
+    lines += [""]
+    if results.update:
+        lines += [f"`update-images.sh` recreating every service on a second build under the same tag: "
+                  f"{summary([r['seconds'] for r in results.update], fmt_seconds)} in all.", "",
+                  "| service | downtime | unavailable | failed probes |", "|---|---|---|---|"]
+        lines += [f"| {service} | {summary([r[service]['downtime_s'] for r in results.update], fmt_seconds)} | "
+                  f"{summary([r[service]['unavailable_s'] for r in results.update], fmt_seconds)} | "
+                  f"{summary([r[service]['failed'] for r in results.update], str)} |" for service in SERVICES]
+    else:
+        lines.append(f"The update's downtime per service: not measured ({results.update_skipped or 'no rounds'}).")
+    lines += ["",
               f"Machine: {info['cpu']}, {info['memory']} RAM; {info['os']}; {info['docker']}; {info['compose']}.",
               f"Load: {meta['load']}", f"Run: {meta['date']}, {meta['duration']}."]
     if results.retries:
@@ -412,7 +503,8 @@ def rerender(settings: UpgradeSettings) -> int:
         old = UpgradeSettings(repeat=saved["repeat"], rows=saved["rows"], quick=saved["quick"],
                               output=Path(saved["output"]))
         results = UpgradeResults(rounds=raw["rounds"], database_bytes=raw["database_bytes"],
-                                 load_seconds=raw.get("load_seconds"), retries=raw.get("retries", []))
+                                 load_seconds=raw.get("load_seconds"), retries=raw.get("retries", []),
+                                 update=raw.get("update", []), update_skipped=raw.get("update_skipped"))
         markdown = render(results, old, raw["machine"], raw["meta"])
     except (OSError, KeyError, TypeError, ValueError) as exc:
         print(f"bench: error: cannot read {settings.from_json}: {exc}", file=sys.stderr)
@@ -481,7 +573,8 @@ def main(argv: list[str]) -> int:
     raw = {"meta": meta, "machine": info,
            "settings": {**vars(settings), "output": str(settings.output), "from_json": None},
            "rounds": bench.upgrade_results.rounds, "database_bytes": bench.upgrade_results.database_bytes,
-           "load_seconds": bench.upgrade_results.load_seconds, "retries": bench.upgrade_results.retries}
+           "load_seconds": bench.upgrade_results.load_seconds, "retries": bench.upgrade_results.retries,
+           "update": bench.upgrade_results.update, "update_skipped": bench.upgrade_results.update_skipped}
     settings.output.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str))
     log(f"wrote {settings.output} and {settings.output.with_suffix('.json').name}")
     if settings.publish:

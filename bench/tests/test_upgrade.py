@@ -156,3 +156,35 @@ def test_quick_is_one_round_on_ten_thousand_rows_and_rows_must_be_a_number():
         with pytest.raises(SystemExit) as exited:
             parse_args(bad)
         assert exited.value.code == 2
+
+
+def update_round(seconds: float, downtimes: dict[str, float]) -> dict:
+    return {"seconds": seconds, **{service: {"downtime_s": d, "unavailable_s": d / 2, "spacing_s": 0.1,
+                                             "failed": 5, "probes": 50} for service, d in downtimes.items()}}
+
+
+def test_the_update_s_figures_are_per_service_medians_and_the_documents_show_them():
+    measured = results()
+    measured.update = [update_round(30, {"postgres": 4, "langfuse": 2, "redis": 1}),
+                       update_round(20, {"postgres": 6, "langfuse": 3, "redis": 1.5}),
+                       update_round(25, {"postgres": 5, "langfuse": 9, "redis": 2})]
+    found = figures(measured)
+    assert found["update_s"] == 25
+    assert found["update"] == {"postgres": {"downtime_s": 5, "unavailable_s": 2.5},
+                               "langfuse": {"downtime_s": 3, "unavailable_s": 1.5},
+                               "redis": {"downtime_s": 1.5, "unavailable_s": 0.75}}
+    spec = importlib.util.spec_from_file_location("docs_generate", REPO_ROOT / "docs" / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    data = published(measured, upgrade_settings(), INFO, {**META, "mode": "3 rounds"})
+    table = "\n".join(generate.render_upgrade([data], ["bench/results/x.json"]))
+    assert "25.00 s in all" in table
+    assert "| langfuse | 3.00 s | 1.50 s |" in table
+
+
+def test_a_run_without_the_update_says_why():
+    measured = results()
+    measured.update_skipped = "needs the stand-ins' second builds"
+    meta = {**META, "mode": "3 rounds", "duration": "9 min"}
+    assert "update" not in figures(measured)
+    assert "not measured (needs the stand-ins' second builds)" in render(measured, upgrade_settings(), INFO, meta)

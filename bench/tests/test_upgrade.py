@@ -152,7 +152,8 @@ def test_quick_is_one_round_on_ten_thousand_rows_and_rows_must_be_a_number():
     quick = parse_args(["--quick"])
     assert (quick.repeat, quick.rows) == (1, 10_000)
     assert (parse_args([]).repeat, parse_args([]).rows) == (3, 1_000_000)
-    for bad in (["--rows", "many"], ["--rows", "0"], ["--repeat", "0"], ["--publish", "latest"]):
+    for bad in (["--rows", "many"], ["--rows", "0"], ["--repeat", "0"], ["--publish", "latest"],
+                ["--publish", "upgrade-latest"]):
         with pytest.raises(SystemExit) as exited:
             parse_args(bad)
         assert exited.value.code == 2

@@ -112,6 +112,8 @@ def parse_args(argv: list[str]) -> UpgradeSettings:
         parser.error("--rows must be at least 1")
     if args.publish is not None:
         problem = bench_publish.name_problem(args.publish)
+        if not problem and args.publish.endswith("latest"):
+            problem = f"--publish takes a name that does not end in 'latest' (a run's own output): {args.publish!r}"
         if problem:
             parser.error(problem)
     output = args.output if args.output.is_absolute() else Path.cwd() / args.output

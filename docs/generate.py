@@ -253,7 +253,7 @@ def render_upgrade(runs: list[dict], paths: list[str]) -> list[str]:
     figures = run["figures"]
     ours, hand, ratio = figures["script"], figures["by_hand"], figures["ratio"]
     lines = [f"PostgreSQL 15 → 17 on {count(run['rows'])} translation rows and a Langfuse trace "
-             f"({run['database_mib']} MiB); medians of {run['rounds']} round(s) of each, alternating. "
+             f"({run['database_mib']} MiB); medians of {run['rounds']} alternating rounds (each way once a round). "
              + from_line(runs, paths), "",
              "| measurement | `upgrade-postgres.sh` | by hand (`pg_dumpall \\| psql`) | ratio |",
              "|---|---:|---:|---:|"]

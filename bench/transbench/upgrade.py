@@ -481,7 +481,7 @@ def published(results: UpgradeResults, settings: UpgradeSettings, info: dict, me
         "engine": info["docker"],
         "compose": info["compose"],
         "images": meta["images"],
-        "load": meta["load"],
+        "load": meta["load"].rstrip("."),  # the generator ends the line
         "rounds": settings.repeat,
         "rows": settings.rows,
         "database_mib": round(results.database_bytes / 2**20) if results.database_bytes else None,

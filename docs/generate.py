@@ -13,12 +13,13 @@ A block is everything between
     <!-- generated KIND from FILE [FILE ...]: do not edit, run python3 docs/generate.py -->
     <!-- end generated -->
 
-KIND says what to render (runs, summary, timeline, reliability), the FILEs
-(repository paths) what from. The benchmark writes its files with
-`./bench/run.sh ... --publish NAME` (bench/results/NAME.json); the
-reliability layer writes .last-report.json, which --publish-reliability
-takes over. tests/lint/test_generated_figures.py fails when a block differs
-from what this makes of the committed files. Only the standard library.
+KIND says what to render (runs, summary, timeline, upgrade, reliability),
+the FILEs (repository paths) what from. The benchmarks write their files
+with `./bench/run.sh ... --publish NAME` or `./bench/upgrade.sh ...
+--publish NAME` (bench/results/NAME.json); the reliability layer writes
+.last-report.json, which --publish-reliability takes over.
+tests/lint/test_generated_figures.py fails when a block differs from what
+this makes of the committed files. Only the standard library.
 """
 
 from __future__ import annotations
@@ -267,6 +268,34 @@ def render_swarm(runs: list[dict], paths: list[str]) -> list[str]:
             f"through the other node {bold_if(other > target, str(other))} (target: {target})."]
 
 
+def render_upgrade(runs: list[dict], paths: list[str]) -> list[str]:
+    """./bench/upgrade.sh's file: the upgrade script against the same upgrade by hand."""
+    if len(runs) != 1:
+        raise Problem("an upgrade block takes one result file")
+    run = runs[0]
+    figures = run["figures"]
+    ours, hand, ratio = figures["script"], figures["by_hand"], figures["ratio"]
+    lines = [f"PostgreSQL 15 → 17 on {count(run['rows'])} translation rows and a Langfuse trace "
+             f"({run['database_mib']} MiB); medians of {run['rounds']} alternating rounds (each way once a round). "
+             + from_line(runs, paths), "",
+             "| measurement | `upgrade-postgres.sh` | by hand (`pg_dumpall \\| psql`) | ratio |",
+             "|---|---:|---:|---:|"]
+    for label, key in (("total time", "seconds"), ("downtime: longest time without a right answer", "downtime_s")):
+        lines.append(f"| {label} | {seconds(ours[key])} s | {seconds(hand[key])} s | {ratio[key]:.2f}× |")
+    lines.append(f"| unavailable: every gap holding a failed probe | {seconds(ours['unavailable_s'])} s | "
+                 f"{seconds(hand['unavailable_s'])} s | |")
+    lines.append(f"| probe spacing while up (the resolution) | {millis(ours['spacing_s'])} | "
+                 f"{millis(hand['spacing_s'])} | |")
+    update = figures.get("update")
+    if update:
+        lines += ["", f"`update-images.sh` recreating every service on a new build of its tag, on the same data: "
+                      f"{seconds(figures['update_s'])} s in all (medians).", "",
+                  "| service | downtime | unavailable |", "|---|---:|---:|"]
+        lines += [f"| {service} | {seconds(values['downtime_s'])} s | {seconds(values['unavailable_s'])} s |"
+                  for service, values in update.items()]
+    return lines + [""] + provenance(runs, paths)
+
+
 # --- The reliability layer's file ------------------------------------------------
 
 
@@ -336,7 +365,7 @@ def render_reliability(runs: list[dict], paths: list[str]) -> list[str]:
 
 
 RENDERERS = {"runs": render_runs, "summary": render_summary, "timeline": render_timeline, "swarm": render_swarm,
-             "reliability": render_reliability}
+             "reliability": render_reliability, "upgrade": render_upgrade}
 
 
 # --- Blocks ----------------------------------------------------------------------

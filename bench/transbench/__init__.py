@@ -16,4 +16,7 @@ Modules, by responsibility:
   machine   the machine, the engine's load and the images
   report    rows, tables and the notes under them
   cli       options, the run itself, the .json it leaves
+  downtime  probes every 100 ms and the outage figures of their timeline
+  upgrade   ./bench/upgrade.sh: upgrade-postgres.sh against the same upgrade
+            by hand, and the update's downtime per service (its own entry)
 """

@@ -21,6 +21,26 @@ project_containers() {
         --format '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.project.working_dir"}}'
 }
 
+# This project's containers as Compose's own comparison needs them, one a
+# line, fields separated by the unit separator \x1f: ID, SERVICE, the
+# configuration hash Compose labelled it with, IMAGE (the reference it was
+# created from; the engine shows the image's ID instead once that
+# reference names another image, e.g. after a pull or a retag), STATE,
+# STATUS ("Up 2 minutes (healthy)"), ONEOFF ("False" for a service's own
+# container) and FOLDER (where Compose was run). One `docker ps`: no
+# inspect.
+project_containers_in_detail() {
+    local us='{{"\x1f"}}'
+    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" --format \
+        "{{.ID}}$us{{.Label \"com.docker.compose.service\"}}$us{{.Label \"com.docker.compose.config-hash\"}}$us{{.Image}}$us{{.State}}$us{{.Status}}$us{{.Label \"com.docker.compose.oneoff\"}}$us{{.Label \"com.docker.compose.project.working_dir\"}}"
+}
+
+# The same containers as a project_containers listing ("ID SERVICE FOLDER").
+# Usage: listing_of_detail DETAIL
+listing_of_detail() {
+    awk -F $'\x1f' 'NF { print $1, $2, $8 }' <<<"$1"
+}
+
 # Every running container of the engine, whatever its project, one a line:
 # "ID<US>PROJECT<US>SERVICE<US>PORTS", <US> being the unit separator \x1f
 # (PROJECT and SERVICE are empty for a container Compose did not start, and

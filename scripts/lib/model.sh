@@ -378,6 +378,30 @@ recorded_model() {
     sed -n 's/^model //p' "$RUNNING_RECORD"
 }
 
+# When the record is this configuration's (key _RECORD_KEY), it holds
+# Compose's own answers to start.sh's first questions: which Compose runs
+# and its version (the key covers COMPOSE_COMMAND and the binaries), and
+# the model of the configuration (the key covers everything `compose
+# config` reads, recorded_model). Sets COMPOSE and COMPOSE_VERSION from it,
+# so a start after stop.sh asks Compose nothing before `up`; returns 1,
+# setting nothing, when the record is not this configuration's.
+use_recorded_answers() {
+    local line version words_line
+    local -a words
+    [[ -n "$_RECORD_KEY" && -r "$RUNNING_RECORD" ]] && ((${#COMPOSE[@]} == 0)) || return 1
+    # Without docker the normal path says what is missing.
+    command -v docker >/dev/null 2>&1 || return 1
+    {
+        IFS= read -r line && [[ "$line" == "key $_RECORD_KEY" ]] && IFS= read -r _ &&
+            read -r line version words_line && [[ "$line" == compose && -n "$version" ]]
+    } <"$RUNNING_RECORD" 2>/dev/null || return 1
+    read -r -a words <<<"$words_line"
+    ((${#words[@]} > 0)) || return 1
+    COMPOSE=("${words[@]}")
+    COMPOSE_VERSION="$version"
+    readonly COMPOSE COMPOSE_VERSION
+}
+
 # Records MODEL and what `up` made of it (DETAIL: project_containers_in_detail
 # the moment it returned), after a start of the whole stack watched to
 # healthy. Nothing is recorded (and an older record stays, under its own
@@ -413,7 +437,8 @@ remember_running() {
         }' <<<"$detail")" || return 0
     [[ "$(record_key)" == "$_RECORD_KEY" ]] || return 0
     tmp="$(mktemp "$RUNNING_RECORD.XXXXXX" 2>/dev/null)" || return 0
-    if { printf 'key %s\nengine %s\n' "$_RECORD_KEY" "$ENGINE_API" && printf 'model %s\n' "${model//$'\n'/$'\n'model }" &&
+    if { printf 'key %s\nengine %s\ncompose %s %s\n' "$_RECORD_KEY" "$ENGINE_API" "$COMPOSE_VERSION" "${COMPOSE[*]}" &&
+        printf 'model %s\n' "${model//$'\n'/$'\n'model }" &&
         printf '%s\n' "$containers"; } >"$tmp" && mv -f -- "$tmp" "$RUNNING_RECORD"; then
         return 0
     fi

@@ -64,16 +64,25 @@ needs() {
         prepare_env
     fi
     [[ -z "${wanted[as-recorded]:-}" ]] || ! _as_recorded || return 0
+    # Or the record answers for Compose (its version, the model) when it
+    # is this configuration's: a start after stop.sh asks Compose nothing
+    # before `up`.
+    local recorded=false
+    [[ -z "${wanted[as-recorded]:-}" ]] || ! use_recorded_answers || recorded=true
     # The three questions go out together (lib/ahead.sh); each check below
-    # takes its answer.
-    [[ -z "${wanted[model]:-}" ]] || ask_ahead compose engine model
+    # takes its answer (the engine's was asked by as-recorded's look).
+    [[ -z "${wanted[model]:-}" ]] || $recorded || ask_ahead compose engine model
     if [[ -n "${wanted[compose]:-}${wanted[model]:-}" ]]; then
         require_docker
     elif [[ -n "${wanted[engine]:-}" ]]; then
         require_engine
     fi
     if [[ -n "${wanted[model]:-}" ]]; then
-        STACK_MODEL="$(compose_model)"
+        if $recorded; then
+            STACK_MODEL="$(recorded_model)"
+        else
+            STACK_MODEL="$(compose_model)"
+        fi
         ((${#names[@]} == 0)) || require_known_services "$(model_services "$STACK_MODEL")" "${names[@]}"
     else
         require_services_exist "${names[@]}"

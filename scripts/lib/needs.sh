@@ -25,6 +25,7 @@
 # for them.
 STACK_MODEL=
 STACK_LISTING=
+STACK_DETAIL=       # the same containers in project_containers_in_detail format
 STACK_AS_RECORDED=false
 
 # The steps:
@@ -75,6 +76,12 @@ needs() {
     if [[ -n "${wanted[compose]:-}${wanted[model]:-}" ]]; then
         require_docker
     elif [[ -n "${wanted[engine]:-}" ]]; then
+        # The engine's version and the project's containers are asked at
+        # once; the check takes the one, the own-stack step the other.
+        if [[ -n "${wanted[own-stack]:-}" ]] && command -v docker >/dev/null 2>&1; then
+            _ask engine-api docker docker version --format '{{.Server.APIVersion}}'
+            _ask detail docker project_containers_in_detail
+        fi
         require_engine
     fi
     if [[ -n "${wanted[model]:-}" ]]; then
@@ -97,10 +104,11 @@ needs() {
     if [[ -n "${wanted[own-stack]:-}" ]]; then
         # The look of as-recorded, under the lock it took, is current.
         if $_RECORDED_LOOKED && [[ "$_LOCK_FD" != "" ]]; then
-            STACK_LISTING="$(listing_of_detail "$_RECORDED_DETAIL")"
+            STACK_DETAIL="$_RECORDED_DETAIL"
         else
-            STACK_LISTING="$(project_containers)"
+            STACK_DETAIL="$(answer detail docker project_containers_in_detail)"
         fi
+        STACK_LISTING="$(listing_of_detail "$STACK_DETAIL")"
         require_own_stack_in "$STACK_LISTING"
     elif [[ -n "${wanted[own-stack-if-engine]:-}" ]] && command -v docker >/dev/null 2>&1 &&
         STACK_LISTING="$(project_containers 2>/dev/null)"; then
@@ -127,6 +135,7 @@ _as_recorded() {
     # shellcheck disable=SC2034 # read by bring_up (lib/lifecycle.sh)
     STACK_AS_RECORDED=true
     STACK_MODEL="$(recorded_model)"
+    STACK_DETAIL="$_RECORDED_DETAIL"
     STACK_LISTING="$(listing_of_detail "$_RECORDED_DETAIL")"
     require_own_stack_in "$STACK_LISTING"
 }

@@ -8,7 +8,7 @@
 probe_host() {
     case "$(setting BIND_ADDRESS)" in
         0.0.0.0 | "" | :: | "[::]") printf '127.0.0.1' ;;
-        *) printf '%s' "${BIND_ADDRESS#[}" | tr -d ']' ;;
+        *) printf '%s' "${BIND_ADDRESS//[][]/}" ;;
     esac
 }
 

@@ -285,7 +285,7 @@ MUTATIONS = (
         "unit", (U + "test_one_stack_per_clone.py::test_two_starts_at_once_run_one_after_the_other",)),
     Mutation(
         "lib-run-names-the-command-after-the-users-link", "scripts/lib/run.sh",
-        '    _command="$(basename -- "$_self")"\n', '    [ -n "$_command" ] || _command="$(basename -- "$_self")"\n',
+        '    _command="${_self##*/}"\n', '    [ -n "$_command" ] || _command="${_self##*/}"\n',
         "a symlink of your own to a script runs that script",
         "unit", (U + "test_usage_errors.py::test_help_and_usage_errors_work_through_a_symlink",)),
     Mutation(

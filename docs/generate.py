@@ -146,6 +146,30 @@ def cell_health(health: dict | None, target: float) -> str:
     return bold_if(health["scripts_s"] >= target, millis(health["scripts_s"])) + baseline
 
 
+def cell_healthy_start(healthy: dict | None) -> str:
+    """start.sh on a healthy, unchanged stack / raw `up -d --wait` (issue 21)."""
+    pair = (healthy or {}).get("healthy_start")
+    if not pair:
+        return ""
+    targets = healthy["targets"]
+    missed = pair["scripts_s"] > targets["healthy_start_s"] or pair["ratio"] >= targets["healthy_start_ratio"]
+    return bold_if(missed, f"{seconds(pair['scripts_s'])} / {seconds(pair['baseline_s'])} s ({pair['ratio']:.2f}×)")
+
+
+def cell_strict_ratios(healthy: dict | None) -> str:
+    """Cold / warm start ratios against issue 21's target."""
+    if not healthy or "cold_ratio" not in healthy or "warm_ratio" not in healthy:
+        return ""
+    target = healthy["targets"]["start_ratio"]
+    return " / ".join(bold_if(healthy[key] > target, f"{healthy[key]:.2f}×") for key in ("cold_ratio", "warm_ratio"))
+
+
+def cell_strict_health(healthy: dict | None) -> str:
+    if not healthy or "health_s" not in healthy:
+        return ""
+    return bold_if(healthy["health_s"] > healthy["targets"]["health_s"], millis(healthy["health_s"]))
+
+
 def cell_idle(idle: dict | None, target: float) -> str:
     if not idle:
         return ""
@@ -219,6 +243,10 @@ def render_summary(runs: list[dict], paths: list[str]) -> list[str]:
          lambda f: cell_overhead(f.get("overhead"), targets["overhead_s"])),
         (f"warm start / health check with {growth_label}", "as above",
          lambda f: cell_growth(f.get("growth"), targets)),
+        ("`start.sh` on a healthy, unchanged stack / `docker compose up -d --wait`", "≤ 0.5 s and < 0.5×",
+         lambda f: cell_healthy_start(f.get("healthy"))),
+        ("cold / warm start, `start.sh` / `up -d --wait`", "≤ 1.05×", lambda f: cell_strict_ratios(f.get("healthy"))),
+        ("`health-check.sh` on a healthy stack", "≤ 250 ms", lambda f: cell_strict_health(f.get("healthy"))),
     ]
     lines = ["Medians; *scripts / raw Compose (ratio)*. **Bold**: target missed. " + from_line(runs, paths)]
     lines += ["", "| measurement | target | " + " | ".join(run["label"] for run in runs) + " |",

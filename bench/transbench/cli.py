@@ -40,6 +40,7 @@ def rerender(settings: Settings) -> int:
             idle=raw["idle"],
             growth={int(rows): data for rows, data in raw["growth"].items()},
             retries=raw.get("retries", []),
+            healthy_start=raw.get("healthy_start", {}),
         )
         old = Settings(**{**saved, "output": Path(saved["output"]), "from_json": None, "publish": None})
     except (OSError, KeyError, TypeError, ValueError) as exc:
@@ -128,6 +129,7 @@ def main(argv: list[str]) -> int:
         "idle": bench.results.idle,
         "growth": bench.results.growth,
         "retries": bench.results.retries,
+        "healthy_start": bench.results.healthy_start,
     }
     settings.output.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str))
     log(f"wrote {settings.output} and {settings.output.with_suffix('.json').name}")

@@ -45,6 +45,7 @@ class Results:
     idle: list[dict] = field(default_factory=list)
     growth: dict[int, dict] = field(default_factory=dict)
     retries: list[str] = field(default_factory=list)
+    healthy_start: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds (transbench.healthy)
 
 
 
@@ -151,6 +152,15 @@ class Bench(Stacks):
         self.note_others()
         return samples
 
+    def healthy_start(self, stack: Stack) -> None:
+        from .healthy import measure_healthy_start
+
+        self.results.healthy_start = self.attempt("start.sh on a healthy stack",
+                                                  lambda: measure_healthy_start(self, stack))
+        samples = self.results.healthy_start
+        log(f"start.sh on a healthy stack: {fmt_seconds(median(samples[SCRIPTS]))}"
+            f" (docker compose up -d --wait {fmt_seconds(median(samples[BASELINE]))})")
+
     def idle(self, stack: Stack) -> None:
         settle, window, step = self.settings.idle_settle, self.settings.idle_window, self.settings.idle_step
         for index in range(self.settings.idle_rounds):
@@ -250,6 +260,7 @@ class Bench(Stacks):
         self.cold(stack)
         self.warm(stack, 0)
         self.health(stack, 0)
+        self.healthy_start(stack)
         self.results.growth[0] = {"insert_seconds": 0.0, "database_bytes": None}
         self.idle(stack)
         for rows in self.settings.row_counts[1:]:

@@ -106,6 +106,9 @@ def figures(results: Results) -> dict:
                        "health_s": median(results.health[rows][SCRIPTS])})
     if growth:
         found["growth"] = growth
+    from .healthy import figures as healthy_figures
+
+    found["healthy"] = healthy_figures(results)
     found["timeline"] = [[label] + [timeline_value([r for r in runs_of if r.rows == 0], kind, key)
                                     for runs_of in (cold, warm) for kind in (SCRIPTS, BASELINE)]
                          for key, label in TIMELINE_ROWS]

@@ -118,6 +118,10 @@ def build_rows(results: Results, settings: Settings, context: str, standins: boo
     if results.health.get(0):
         health_row("`health-check.sh` vs `docker compose ps`", results.health[0])
 
+    from .healthy import rows as healthy_rows
+
+    rows.extend(healthy_rows(results, verdict))
+
     if results.idle:
         idle_rows(rows, results, settings, verdict)
 

@@ -88,7 +88,7 @@ orphans_in() {
 }
 
 main() {
-    local wait=false timeout=120 json=false healthy=true deadline next_report results listing
+    local wait=false timeout=120 json=false healthy=true deadline next_report results listing detail
     local -a services=() args checked orphans=()
     split_option_values args "--timeout" "--wait --json --help" "$@"
     set -- "${args[@]}"
@@ -110,6 +110,7 @@ main() {
     fi
     needs env engine own-stack
     listing="$STACK_LISTING"
+    detail="$STACK_DETAIL"
     if ((${#services[@]} == 0)); then
         mapfile -t orphans < <(orphans_in "$listing")
         ((${#orphans[@]} == 0)) ||
@@ -118,7 +119,7 @@ main() {
     mapfile -t checked < <(services_to_check "$listing" "$(printf '%s\n' "${orphans[@]}")" "${services[@]}")
     deadline=$((SECONDS + timeout))
     next_report=$((SECONDS + PROGRESS_SECONDS))
-    until results="$(check_services "$listing" "${checked[@]}")"; do
+    until results="$(check_services "$detail" "${checked[@]}")"; do
         if ! $wait || ((SECONDS >= deadline)); then
             healthy=false
             break
@@ -129,7 +130,7 @@ main() {
             next_report=$((SECONDS + PROGRESS_SECONDS))
         fi
         sleep 1
-        listing="$(project_containers)"
+        detail="$(project_containers_in_detail)"
     done
     if $json; then
         print_json "$results" "$healthy"

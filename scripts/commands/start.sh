@@ -11,7 +11,9 @@ waits until each is healthy. On a first run it creates .env.infra with
 generated secrets.
 
 Before starting it checks Docker, Compose, .env.infra and that every
-published port is free. Running it again on a healthy stack is harmless.
+published port is free. Running it again on a healthy stack is harmless:
+when nothing changed that would make Compose recreate a container, it
+only probes the services and answers, without running Compose.
 
 Options:
   --no-wait            start and return without waiting for health

@@ -5,7 +5,7 @@
 # sends is ask_ahead's business (lib/services.sh); the functions that take
 # the answers call `answer`. Sourced, never run.
 
-declare -A _AHEAD_FD=() _AHEAD_KEY=()
+declare -A _AHEAD_FD=() _AHEAD_KEY=() _AHEAD_KEPT=() _AHEAD_KEPT_STATUS=()
 _AHEAD_DIR=""
 _AHEAD_PIDS=()
 
@@ -16,6 +16,12 @@ _AHEAD_PIDS=()
 answer() {
     local name="$1" key="$2" status_file
     shift 2
+    # Taken already by answer_into, in this shell: the same answer again.
+    if [[ -n "${_AHEAD_KEPT_STATUS[$name]:-}" && "${_AHEAD_KEY[$name]}" == "$key" ]]; then
+        printf '%s' "${_AHEAD_KEPT[$name]}"
+        cat "$_AHEAD_DIR/$name.err" >&2 2>/dev/null || true
+        return "${_AHEAD_KEPT_STATUS[$name]}"
+    fi
     if [[ -z "${_AHEAD_FD[$name]:-}" || "${_AHEAD_KEY[$name]}" != "$key" ]]; then
         "$@"
         return
@@ -28,12 +34,39 @@ answer() {
     return "$(<"$status_file")"
 }
 
+# The answer to the question NAME asked ahead with KEY, into the variable
+# VAR of this shell (no subshell), its errors left for a later `answer`,
+# which gets the same answer again: a quiet look (start.sh's at a healthy
+# stack) takes it without costing the check that follows a second
+# question. Returns its status; 1 when it was not asked ahead with KEY.
+# Usage: answer_into VAR NAME KEY
+answer_into() {
+    local -n _answer="$1"
+    local name="$2" key="$3" fd status=1
+    _answer=""
+    [[ -n "${_AHEAD_FD[$name]:-}" && "${_AHEAD_KEY[$name]}" == "$key" ]] || return 1
+    fd="${_AHEAD_FD[$name]}"
+    IFS= read -r -d '' _answer <&"$fd" || true
+    # As $(...) would have it: without its last newlines.
+    while [[ "$_answer" == *$'\n' ]]; do _answer="${_answer%$'\n'}"; done
+    exec {fd}<&-
+    unset '_AHEAD_FD[$name]'
+    [[ ! -s "$_AHEAD_DIR/$name.status" ]] || status="$(<"$_AHEAD_DIR/$name.status")"
+    _AHEAD_KEPT[$name]="$_answer"
+    _AHEAD_KEPT_STATUS[$name]="$status"
+    return "$status"
+}
+
 # Runs COMMAND in the background; its output waits in a pipe, its errors
-# and status in _AHEAD_DIR.
+# and status in _AHEAD_DIR. A question already asked with KEY is not asked
+# again.
 # Usage: _ask NAME KEY COMMAND...
 _ask() {
     local name="$1" key="$2" fd
     shift 2
+    if [[ "${_AHEAD_KEY[$name]:-}" == "$key" && -n "${_AHEAD_FD[$name]:-}${_AHEAD_KEPT_STATUS[$name]:-}" ]]; then
+        return 0
+    fi
     if [[ -z "$_AHEAD_DIR" ]]; then
         _AHEAD_DIR="$(mktemp -d)"
         at_exit _forget_answers

@@ -3,7 +3,7 @@
 # files above it (tests/lint/test_library_layers.py checks it). Sourced by
 # scripts/lib/run.sh before it runs a command.
 
-_lib_dir="$(dirname -- "${BASH_SOURCE[0]}")"
+_lib_dir="${BASH_SOURCE[0]%/*}"
 # shellcheck source=scripts/lib/common.sh
 source "$_lib_dir/common.sh"
 # shellcheck source=scripts/lib/defaults.sh

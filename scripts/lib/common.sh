@@ -25,10 +25,10 @@ readonly _REPORTED_USAGE=202
 
 # The repository root. Each script sources this library through its real
 # path (symlinks resolved), so a symlink to a script works from anywhere.
-REPO_ROOT="$(cd -P "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)"
+REPO_ROOT="$(cd -P "${BASH_SOURCE[0]%/*}/../.." && pwd)"
 # shellcheck disable=SC2034 # used by the scripts and the rest of the library
 readonly REPO_ROOT
-SCRIPT_NAME="$(basename -- "$0")"
+SCRIPT_NAME="${0##*/}"
 readonly SCRIPT_NAME
 
 # --- Messages -----------------------------------------------------------------

@@ -50,6 +50,8 @@ _UP_PID=""          # the background `up` (the leader of its process group) whil
 _UP_STATUS=""       # its exit status once it has ended
 _UP_STATUS_FILE=""  # where it writes that status
 _UP_RELEASES_LOCK=false
+_UP_WANTS_DETAIL=false  # take _UP_DETAIL when `up` has succeeded (start.sh's record)
+_UP_DETAIL=""           # the project's containers then (project_containers_in_detail)
 
 # Starts `compose up -d` for SERVICES in the background, its output masked,
 # and returns at once. With --release-lock, the clone's lock is released
@@ -94,6 +96,11 @@ compose_up_running() {
     wait "$_UP_PID" 2>/dev/null || true
     _UP_PID=""
     if ((_UP_STATUS == 0)) && $_UP_RELEASES_LOCK; then
+        # Still under the lock: what this `up` made, before another command
+        # may change it.
+        if $_UP_WANTS_DETAIL; then
+            _UP_DETAIL="$(project_containers_in_detail 2>/dev/null)" || _UP_DETAIL=""
+        fi
         release_stack_lock
     fi
     return 1

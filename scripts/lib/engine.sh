@@ -21,6 +21,43 @@ project_containers() {
         --format '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.project.working_dir"}}'
 }
 
+# This project's containers as Compose's own comparison needs them, one a
+# line, fields separated by the unit separator \x1f: ID, SERVICE, the
+# configuration hash Compose labelled it with, IMAGE (the reference it was
+# created from; the engine shows the image's ID instead once that
+# reference names another image, e.g. after a pull or a retag), STATE,
+# STATUS ("Up 2 minutes (healthy)"), ONEOFF ("False" for a service's own
+# container), FOLDER (where Compose was run) and PORTS (as running_containers
+# has them). Newest first. One `docker ps`: no inspect.
+project_containers_in_detail() {
+    local us='{{"\x1f"}}'
+    docker ps -a --filter "label=com.docker.compose.project=$(project_name)" --format \
+        "{{.ID}}$us{{.Label \"com.docker.compose.service\"}}$us{{.Label \"com.docker.compose.config-hash\"}}$us{{.Image}}$us{{.State}}$us{{.Status}}$us{{.Label \"com.docker.compose.oneoff\"}}$us{{.Label \"com.docker.compose.project.working_dir\"}}$us{{.Ports}}"
+}
+
+# "SERVICE ID STATE HEALTH" for each service's newest container in DETAIL
+# (project_containers_in_detail): HEALTH is healthy, starting, unhealthy,
+# or none for a container without a healthcheck (or not running), as
+# container_states says it, read from the engine's STATUS words.
+# Usage: detail_states DETAIL
+detail_states() {
+    awk -F $'\x1f' '
+        NF == 0 || $2 == "" || seen[$2]++ { next }
+        {
+            health = "none"
+            if ($5 == "running" && $6 ~ /\(healthy\)$/) health = "healthy"
+            else if ($5 == "running" && $6 ~ /\(health: starting\)$/) health = "starting"
+            else if ($5 == "running" && $6 ~ /\(unhealthy\)$/) health = "unhealthy"
+            print $2, $1, $5, health
+        }' <<<"$1"
+}
+
+# The same containers as a project_containers listing ("ID SERVICE FOLDER").
+# Usage: listing_of_detail DETAIL
+listing_of_detail() {
+    awk -F $'\x1f' 'NF { print $1, $2, $8 }' <<<"$1"
+}
+
 # Every running container of the engine, whatever its project, one a line:
 # "ID<US>PROJECT<US>SERVICE<US>PORTS", <US> being the unit separator \x1f
 # (PROJECT and SERVICE are empty for a container Compose did not start, and
@@ -85,15 +122,6 @@ container_states() {
     docker inspect --format \
         '{{index .Config.Labels "com.docker.compose.service"}} {{.ID}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}} {{.RestartCount}} {{len .State.Health.Log}}{{else}}none {{.RestartCount}} 0{{end}} {{json .Config.Healthcheck}}' \
         "$@" 2>/dev/null | awk 'NF' || true
-}
-
-# The same for each service's newest container in the listing CONTAINERS
-# (from project_containers).
-# Usage: project_container_states CONTAINERS
-project_container_states() {
-    local -a ids
-    mapfile -t ids < <(container_ids "$1")
-    container_states "${ids[@]}" | awk 'NF && !seen[$1]++'
 }
 
 # The services that have a container in the listing CONTAINERS, one a line.

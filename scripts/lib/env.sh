@@ -166,7 +166,7 @@ load_env_file() {
     local -A first_line=()
     # The rules are about bytes: match them byte by byte in every locale.
     local LC_ALL=C
-    name="$(basename "$file")"
+    name="${file##*/}"
     [[ -r "$file" ]] || die "$name cannot be read; check its owner and mode: ls -l $name"
     if grep -q $'\r$' "$file"; then
         die "$name has Windows (CRLF) line endings; convert it with: sed -i 's/\r\$//' $name"

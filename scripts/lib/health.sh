@@ -8,7 +8,7 @@
 probe_host() {
     case "$(setting BIND_ADDRESS)" in
         0.0.0.0 | "" | :: | "[::]") printf '127.0.0.1' ;;
-        *) printf '%s' "${BIND_ADDRESS#[}" | tr -d ']' ;;
+        *) printf '%s' "${BIND_ADDRESS//[][]/}" ;;
     esac
 }
 
@@ -84,17 +84,17 @@ first_line_of() {
 # Checks SERVICES, in parallel. Prints one line per service, in order:
 # "SERVICE STATE HEALTH PROBE DETAIL...", e.g. "redis running healthy ok
 # authenticated PING answered PONG". Returns 0 only if all are healthy.
-# CONTAINERS is a project_containers listing: with it, the states of all
-# services take one more call.
-# Usage: check_services CONTAINERS SERVICE...
+# DETAIL is a project_containers_in_detail listing: it holds every state
+# already, so only the probes ask the engine more.
+# Usage: check_services DETAIL SERVICE...
 check_services() {
     local containers="$1" dir service id state health line all_healthy=0
     local -A container=() status=()
     shift
-    while read -r service id state health _; do
+    while read -r service id state health; do
         container[$service]="$id"
         status[$service]="$state $health"
-    done < <(project_container_states "$containers")
+    done < <(detail_states "$containers")
     dir="$(mktemp -d)"
     for service in "$@"; do
         if [[ -z "${container[$service]:-}" ]]; then

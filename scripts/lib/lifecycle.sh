@@ -8,11 +8,18 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout probes running
+    local mode="$1" wait timeout probes running shortcut=""
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
-    needs env-create compose model lock own-stack -- "${named[@]}"
+    # start.sh of the whole stack may find it running as recorded: then
+    # there is nothing to start (lib/model.sh).
+    [[ "$mode" != start ]] || ((${#named[@]} > 0)) || shortcut=as-recorded
+    needs env-create compose model lock own-stack ${shortcut:+"$shortcut"} -- "${named[@]}"
+    if $STACK_AS_RECORDED; then
+        report_running_as_recorded
+        return 0
+    fi
     warn_about_orphans "$STACK_MODEL" "$STACK_LISTING"
     if ((${#named[@]} > 0)); then
         mapfile -t targets < <(model_with_dependencies "$STACK_MODEL" "${named[@]}")
@@ -31,6 +38,9 @@ bring_up() {
         step "Stopping $(described "${named[@]}")..."
         compose_or_die "docker compose stop failed (see above); nothing was started" stop "${named[@]}"
     fi
+    # The whole stack: what `up` made of the configuration is recorded once
+    # it is healthy.
+    ((${#named[@]} > 0)) || _UP_WANTS_DETAIL=true
     start_services "${named[@]}" -- "${targets[@]}"
     # Only now: a refused or failed start leaves the disk as it was.
     remember_services "$STACK_MODEL"
@@ -46,6 +56,31 @@ bring_up() {
     probes="$(mktemp -d)"
     at_exit "rm -rf $(printf '%q' "$probes")"
     wait_until_healthy --probe-into "$probes" "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
+    verify_credentials "$probes" "${targets[@]}"
+    ((${#named[@]} > 0)) || remember_running "$STACK_MODEL" "$_UP_DETAIL"
+    ok "TransBot infrastructure is up:"
+    print_summary "$STACK_MODEL" "${targets[@]}"
+}
+
+# start.sh on a stack that runs healthy as recorded for this configuration
+# (needs as-recorded): Compose would change nothing. Each client probe
+# still runs, as after a start, and a failed one is reported the same way.
+report_running_as_recorded() {
+    local probes service id
+    local -a targets pids=()
+    local -A container=()
+    mapfile -t targets < <(model_services "$STACK_MODEL")
+    while read -r id service _; do
+        [[ -n "${container[$service]:-}" ]] || container[$service]="$id"
+    done <<<"$STACK_LISTING"
+    step "The stack runs healthy as it was started with this configuration: nothing to start."
+    probes="$(mktemp -d)"
+    at_exit "rm -rf $(printf '%q' "$probes")"
+    for service in "${targets[@]}"; do
+        probe_service "$service" "${container[$service]}" >"$probes/$service" &
+        pids+=("$!")
+    done
+    wait "${pids[@]}" || true
     verify_credentials "$probes" "${targets[@]}"
     ok "TransBot infrastructure is up:"
     print_summary "$STACK_MODEL" "${targets[@]}"

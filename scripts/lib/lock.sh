@@ -20,6 +20,32 @@ take_stack_lock() {
     fi
 }
 
+# Takes the lock only if it is free at once; returns 1, waiting for
+# nothing and saying nothing, while another command holds it (start.sh's
+# look at a healthy stack is then not worth waiting for: the normal path
+# waits, and says so).
+try_stack_lock_now() {
+    [[ -z "$_LOCK_FD" ]] || return 0
+    if ! command -v flock >/dev/null 2>&1; then
+        # macOS: the lock folder, if it can be made at once (a folder left
+        # by a command that is gone is the normal path's to take over).
+        mkdir "$LOCK_FILE.d" 2>/dev/null || return 1
+        printf '%s\n' "$$" >"$LOCK_FILE.d/pid"
+        _lock_holder_line >"$LOCK_FILE.d/holder"
+        _lock_holder_line >"$LOCK_FILE" 2>/dev/null || true
+        _LOCK_FD="mkdir"
+        at_exit release_stack_lock
+        return 0
+    fi
+    { exec {_LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null || { _LOCK_FD=""; return 1; }
+    if ! flock -n "$_LOCK_FD"; then
+        exec {_LOCK_FD}>&-
+        _LOCK_FD=""
+        return 1
+    fi
+    _lock_holder_line >"$LOCK_FILE"
+}
+
 _lock_holder() {
     local holder
     holder="$(cat "$1" 2>/dev/null)" || true

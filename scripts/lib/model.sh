@@ -12,6 +12,7 @@
 #   service NAME
 #   depends NAME DEPENDENCY
 #   port NAME HOST_IP PUBLISHED TARGET
+#   image NAME IMAGE
 # Compose v1 and v2 both print normalised YAML, two spaces per level; v1
 # writes ports as "- IP:PUBLISHED:TARGET/tcp", v2 as mappings.
 # shellcheck disable=SC2016 # awk's own $fields
@@ -24,6 +25,7 @@ function value(text) { sub(/^[^:]*:[[:space:]]*/, "", text); gsub(/"/, "", text)
 /^  [^[:space:]#][^:]*:[[:space:]]*$/ {
     flush(); svc = $1; sub(/:$/, "", svc); section = ""; print "service", svc; next
 }
+/^    image:[[:space:]]/ { flush(); section = "image"; image = $0; sub(/^    image:[[:space:]]*/, "", image); gsub(/"/, "", image); print "image", svc, image; next }
 /^    [^[:space:]-][^:]*:/ { flush(); section = $1; sub(/:.*/, "", section); next }
 section == "depends_on" && /^      [^[:space:]-][^:]*:[[:space:]]*$/ {
     dep = $1; sub(/:$/, "", dep); print "depends", svc, dep; next
@@ -221,4 +223,224 @@ remembered_services() {
         NR == 1 { matched = ($0 == key); if (!matched) exit 1; next }
         $1 == "service" { print $2 }
         END { if (!matched) exit 1 }' "$SERVICES_RECORD"
+}
+
+# --- A healthy stack answers at once ---------------------------------------------------
+#
+# The most common start is on a stack that already runs, healthy, with the
+# configuration it was started with: `up` would change nothing, yet asking
+# Compose (its version, the configuration, `up` itself) costs over a second
+# here. So after a start of the whole stack that it watched to healthy,
+# start.sh records what Compose made of the configuration: each service's
+# config-hash label (what `compose config --hash` computes) and image, with
+# the configuration's model, under a key of everything Compose's answer
+# depends on (record_key) and the engine's API version. A later start.sh
+# whose key matches compares that with the project's containers in one
+# `docker ps`: every service's containers carry the recorded hash and
+# image, run and are healthy, and there is no other container of the
+# project → nothing to start, and Compose is not asked. Any difference, or
+# any doubt, takes the normal path, which records again.
+
+readonly RUNNING_RECORD="$REPO_ROOT/.transbot.started"
+_RECORD_KEY=""       # this run's key (record_key), when start.sh computed one
+_RECORDED_DETAIL=""  # the containers running_as_recorded saw (project_containers_in_detail)
+_RECORDED_LOOKED=false  # whether it looked at them (its listing is then current)
+
+# The key: a digest of everything that decides what Compose makes of the
+# configuration, without running Compose or asking the engine:
+#   - the clone's folder and the project's name;
+#   - every compose file Compose reads (COMPOSE_FILE, or docker-compose.yml
+#     and its override) and the fast overlay, by content;
+#   - .env.infra, and a .env beside it, by content;
+#   - the environment: every variable whose name occurs in those compose
+#     files (interpolation, and `environment:` entries that take the
+#     shell's value) and every COMPOSE_*, DOCKER_* and TRANSBOT_* variable
+#     (profiles, the files, the engine's address and context, the path);
+#   - which Compose runs: COMPOSE_COMMAND, and the inode, size and time of
+#     the docker and docker-compose on PATH, of every Compose plugin where
+#     the docker CLI looks for one, and of the CLI's config.json (the
+#     current context): an upgraded Compose may hash differently.
+# The engine's API version (it picks the healthcheck path) is compared
+# beside the key: it needs the engine. A compose file that reads other
+# files (env_file, extends, include) has no key: their contents are not in
+# it, so such a stack always takes the normal path. Fails without a key.
+record_key() {
+    local -a files
+    mapfile -t files < <(compose_file_list)
+    {
+        printf 'record 1\n%s\n%s\n' "$REPO_ROOT" "$(project_name)"
+        _compose_binaries
+        (
+            cd "$REPO_ROOT" || exit 1
+            local -a extra=("$ENV_FILE")
+            [[ ! -f .env ]] || extra+=(.env)
+            # The secrets among the variables go through awk's environment
+            # and a pipe into the digest, never onto a command line.
+            awk -v compose_files="${#files[@]}" '
+                FNR == 1 { file++; print "file", file, FILENAME }
+                { print }
+                file <= compose_files {
+                    if ($0 ~ /^[[:space:]]*(env_file|extends|include)[[:space:]]*:/) uncertain = 1
+                    line = $0
+                    while (match(line, /[A-Za-z_][A-Za-z0-9_]*/)) {
+                        named[substr(line, RSTART, RLENGTH)] = 1
+                        line = substr(line, RSTART + RLENGTH)
+                    }
+                }
+                END {
+                    if (uncertain) exit 3
+                    for (name in ENVIRON)
+                        if ((name in named) || name ~ /^(COMPOSE|DOCKER|TRANSBOT)_/)
+                            printf "env %s=%s\n", name, ENVIRON[name] | "sort"
+                    close("sort")
+                }' "${files[@]}" "$FAST_OVERLAY" "${extra[@]}" 2>/dev/null
+        )
+    } | _digest
+}
+
+# The binaries that decide which Compose runs, and the CLI's configuration,
+# as "PATH INODE SIZE MTIME" lines.
+_compose_binaries() {
+    local word found config path
+    # The docker CLI's own folder: DOCKER_CONFIG, else ~/.docker (not a
+    # setting of the stack, so not in lib/defaults.sh).
+    config="${DOCKER_CONFIG-}"
+    [[ -n "$config" ]] || config="${HOME-}/.docker"
+    local -a candidates=("$config/config.json" "$config/cli-plugins/docker-compose"
+        /usr/local/lib/docker/cli-plugins/docker-compose /usr/local/libexec/docker/cli-plugins/docker-compose
+        /usr/lib/docker/cli-plugins/docker-compose /usr/libexec/docker/cli-plugins/docker-compose
+        /Applications/Docker.app/Contents/Resources/cli-plugins/docker-compose) present=()
+    printf 'compose command %s\n' "${COMPOSE_COMMAND:-}"
+    for word in docker docker-compose "${COMPOSE_COMMAND:+${COMPOSE_COMMAND%% *}}"; do
+        [[ -n "$word" ]] && found="$(type -P -- "$word")" && candidates+=("$found")
+    done
+    for path in "${candidates[@]}"; do
+        [[ ! -e "$path" ]] || present+=("$path")
+    done
+    ((${#present[@]} > 0)) || return 0
+    stat -L -c '%n %i %s %Y' -- "${present[@]}" 2>/dev/null || stat -L -f '%N %i %z %m' -- "${present[@]}"
+}
+
+# SHA-256 of stdin, in hex (cksum where neither tool exists).
+_digest() {
+    local digest
+    if command -v sha256sum >/dev/null 2>&1; then
+        digest="$(sha256sum)"
+    elif command -v shasum >/dev/null 2>&1; then
+        digest="$(shasum -a 256)"
+    else
+        digest="$(cksum | tr ' ' -)"
+    fi
+    printf '%s' "${digest%% *}"
+}
+
+# Whether the project's containers are what the record says Compose would
+# make of this configuration (key _RECORD_KEY), each running and healthy
+# (or running without a healthcheck), with no other container of the
+# project: one `docker ps`, and the engine's API version asked beside it
+# (require_daemon takes that answer on the normal path). Sets
+# _RECORDED_DETAIL to what it saw.
+running_as_recorded() {
+    local line engine recorded_engine
+    _RECORDED_DETAIL=""
+    _RECORDED_LOOKED=false
+    [[ -n "$_RECORD_KEY" && -r "$RUNNING_RECORD" ]] || return 1
+    { IFS= read -r line && [[ "$line" == "key $_RECORD_KEY" ]] && read -r _ recorded_engine; } <"$RUNNING_RECORD" ||
+        return 1
+    command -v docker >/dev/null 2>&1 || return 1
+    _ask engine-api docker docker version --format '{{.Server.APIVersion}}'
+    _RECORDED_DETAIL="$(project_containers_in_detail 2>/dev/null)" || return 1
+    _RECORDED_LOOKED=true
+    answer_into engine engine-api docker && [[ "$engine" == "$recorded_engine" ]] || return 1
+    # Every service of the record has containers, all of them with its
+    # hash and image, running and healthy; no container is of another
+    # service (Compose leaves those orphans: the normal path names them) or
+    # a one-off.
+    awk -F $'\x1f' -v record="$RUNNING_RECORD" '
+        BEGIN {
+            while ((getline line < record) > 0) {
+                split(line, field, " ")
+                if (field[1] == "container") want[field[2]] = field[3] " " field[4]
+            }
+        }
+        NF == 0 { next }
+        $7 != "False" || !($2 in want) || want[$2] != $3 " " $4 || $5 != "running" { differs = 1 }
+        $6 ~ /\(/ && $6 !~ /\(healthy\)$/ { differs = 1 }
+        { seen[$2] = 1 }
+        END {
+            for (service in want) if (!(service in seen)) differs = 1
+            exit differs
+        }' <<<"$_RECORDED_DETAIL"
+}
+
+# The model of the configuration as recorded.
+recorded_model() {
+    sed -n 's/^model //p' "$RUNNING_RECORD"
+}
+
+# When the record is this configuration's (key _RECORD_KEY), it holds
+# Compose's own answers to start.sh's first questions: which Compose runs
+# and its version (the key covers COMPOSE_COMMAND and the binaries), and
+# the model of the configuration (the key covers everything `compose
+# config` reads, recorded_model). Sets COMPOSE and COMPOSE_VERSION from it,
+# so a start after stop.sh asks Compose nothing before `up`; returns 1,
+# setting nothing, when the record is not this configuration's.
+use_recorded_answers() {
+    local line version words_line
+    local -a words
+    [[ -n "$_RECORD_KEY" && -r "$RUNNING_RECORD" ]] && ((${#COMPOSE[@]} == 0)) || return 1
+    # Without docker the normal path says what is missing.
+    command -v docker >/dev/null 2>&1 || return 1
+    {
+        IFS= read -r line && [[ "$line" == "key $_RECORD_KEY" ]] && IFS= read -r _ &&
+            read -r line version words_line && [[ "$line" == compose && -n "$version" ]]
+    } <"$RUNNING_RECORD" 2>/dev/null || return 1
+    read -r -a words <<<"$words_line"
+    ((${#words[@]} > 0)) || return 1
+    COMPOSE=("${words[@]}")
+    COMPOSE_VERSION="$version"
+    readonly COMPOSE COMPOSE_VERSION
+}
+
+# Records MODEL and what `up` made of it (DETAIL: project_containers_in_detail
+# the moment it returned), after a start of the whole stack watched to
+# healthy. Nothing is recorded (and an older record stays, under its own
+# key) when there is no key, Compose v1 runs (it labels no image), a
+# service's containers differ from each other or from the configuration's
+# image, or the files changed while the stack started (the key would no
+# longer be theirs). Written whole, mode 0600, then renamed into place.
+# Usage: remember_running MODEL DETAIL
+remember_running() {
+    local model="$1" detail="$2" containers tmp
+    [[ -n "$_RECORD_KEY" && -n "$detail" && -n "$ENGINE_API" ]] || return 0
+    ! compose_is_v1 || return 0
+    containers="$(awk -F $'\x1f' -v model="$model" '
+        BEGIN {
+            n = split(model, line, "\n")
+            for (i = 1; i <= n; i++) {
+                split(line[i], field, " ")
+                if (field[1] == "service") wanted[field[2]] = 1
+                if (field[1] == "image") image[field[2]] = field[3]
+            }
+        }
+        NF == 0 || $7 != "False" || !($2 in wanted) { next }
+        ($2 in seen) && seen[$2] != $3 " " $4 { bad = 1 }
+        ($2 in image) && image[$2] != $4 { bad = 1 }
+        $3 == "" { bad = 1 }
+        { seen[$2] = $3 " " $4 }
+        END {
+            for (service in wanted) {
+                if (!(service in seen)) bad = 1
+                else print "container", service, seen[service]
+            }
+            exit bad
+        }' <<<"$detail")" || return 0
+    [[ "$(record_key)" == "$_RECORD_KEY" ]] || return 0
+    tmp="$(mktemp "$RUNNING_RECORD.XXXXXX" 2>/dev/null)" || return 0
+    if { printf 'key %s\nengine %s\ncompose %s %s\n' "$_RECORD_KEY" "$ENGINE_API" "$COMPOSE_VERSION" "${COMPOSE[*]}" &&
+        printf 'model %s\n' "${model//$'\n'/$'\n'model }" &&
+        printf '%s\n' "$containers"; } >"$tmp" && mv -f -- "$tmp" "$RUNNING_RECORD"; then
+        return 0
+    fi
+    rm -f -- "$tmp"
 }

@@ -12,15 +12,20 @@
 # The command is the name of the last symlink before this file: a user's own
 # link (~/bin/tb-start -> scripts/start.sh) still runs start.sh. No
 # readlink -f: macOS before 12.3 has none.
+# The folder and the name of a path by parameter expansion (POSIX), not
+# dirname and basename: each of those is a process, and every command
+# starts here.
 _self="$0"
 _command=
 while [ -L "$_self" ]; do
-    _command="$(basename -- "$_self")"
+    _command="${_self##*/}"
     _link="$(readlink "$_self")"
-    case "$_link" in /*) ;; *) _link="$(dirname -- "$_self")/$_link" ;; esac
+    case "$_self" in */*) _dir="${_self%/*}" ;; *) _dir=. ;; esac
+    case "$_link" in /*) ;; *) _link="$_dir/$_link" ;; esac
     _self="$_link"
 done
-_command_file="$(dirname -- "$_self")/../commands/$_command"
+case "$_self" in */*) _dir="${_self%/*}" ;; *) _dir=. ;; esac
+_command_file="$_dir/../commands/$_command"
 if [ -z "$_command" ] || [ ! -f "$_command_file" ]; then
     echo "error: $0 is not a command; run one of the scripts in scripts/, e.g. ./scripts/start.sh --help" >&2
     exit 2
@@ -46,8 +51,8 @@ case "$-" in
 esac
 
 # shellcheck source=scripts/lib/all.sh
-. "$(dirname -- "$_self")/all.sh"
+. "$_dir/all.sh"
 # shellcheck source=/dev/null # one of scripts/commands/*.sh, each linted on its own
 . "$_command_file"
-unset _self _link _command _command_file
+unset _self _link _dir _command _command_file
 main "$@"

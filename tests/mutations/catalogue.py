@@ -211,6 +211,21 @@ MUTATIONS = (
         "unit", (U + "test_scripts_in_running_containers.py::test_redis_cli_gets_the_password_through_its_environment",)),
     # --- scripts/lib/ -----------------------------------------------------------------
     Mutation(
+        "healthy-shortcut-blind-to-the-shell", "scripts/lib/model.sh",
+        "if ((name in named) || name ~ /^(COMPOSE|DOCKER|TRANSBOT)_/)", "if (0)",
+        "start.sh on a healthy stack still recreates what a variable exported in the shell changes",
+        "e2e", (E + "test_healthy_stack_shortcut.py",)),
+    Mutation(
+        "healthy-shortcut-blind-to-the-compose-files", "scripts/lib/model.sh",
+        '''}' "${files[@]}" "$FAST_OVERLAY" "${extra[@]}" 2>/dev/null''', '''}' "${extra[@]}" 2>/dev/null''',
+        "start.sh on a healthy stack still recreates what an edited compose file or override changes",
+        "e2e", (E + "test_healthy_stack_shortcut.py",)),
+    Mutation(
+        "healthy-shortcut-blind-to-the-image", "scripts/lib/model.sh",
+        '''want[$2] != $3 " " $4 || $5''', '''want[$2] !~ "^" $3 || $5''',
+        "start.sh on a healthy stack still recreates a service whose image name now names another image",
+        "e2e", (E + "test_healthy_stack_shortcut.py",)),
+    Mutation(
         "lib-all-without-the-backup-library", "scripts/lib/all.sh",
         '# shellcheck source=scripts/lib/backup.sh\nsource "$_lib_dir/backup.sh"\n', "",
         "restore.sh refuses a folder that is not a backup (one error: line, exit 1)",
@@ -281,7 +296,7 @@ MUTATIONS = (
         "unit", (U + "test_one_stack_per_clone.py::test_two_starts_at_once_run_one_after_the_other",)),
     Mutation(
         "lib-run-names-the-command-after-the-users-link", "scripts/lib/run.sh",
-        '    _command="$(basename -- "$_self")"\n', '    [ -n "$_command" ] || _command="$(basename -- "$_self")"\n',
+        '    _command="${_self##*/}"\n', '    [ -n "$_command" ] || _command="${_self##*/}"\n',
         "a symlink of your own to a script runs that script",
         "unit", (U + "test_usage_errors.py::test_help_and_usage_errors_work_through_a_symlink",)),
     Mutation(
@@ -363,7 +378,7 @@ MUTATIONS = (
         "unit", (U + "test_override_changes.py::test_start_refuses_the_port_a_removed_services_container_still_holds",)),
     Mutation(
         "lib-lifecycle-skips-the-client-probes", "scripts/lib/lifecycle.sh",
-        'verify_credentials "$probes" "${targets[@]}"', ': "$probes"',
+        'verify_credentials "$probes" "${targets[@]}"\n    ((', ': "$probes"\n    ((',
         "start.sh notices a POSTGRES_PASSWORD changed after initialisation, naming the fix",
         "e2e", (E + "test_secret_rotation.py::test_a_postgres_password_changed_after_initialisation_fails_start_naming_the_fix",)),
     Mutation(

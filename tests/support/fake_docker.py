@@ -362,7 +362,7 @@ def labels_of(raw):
     return {"com.docker.compose.project": raw.get("project") or default_project(),
             "com.docker.compose.service": raw["service"],
             "com.docker.compose.project.working_dir": raw.get("working_dir", os.getcwd()),
-            "com.docker.compose.config-hash": "fakehash"}
+            "com.docker.compose.config-hash": "fakehash", "com.docker.compose.oneoff": "False"}
 
 
 def name_of(raw):
@@ -399,10 +399,28 @@ def inspected(raw, index):
     }
 
 
+def status_of(raw):
+    """STATUS as `docker ps` words it: "Up 5 seconds (healthy)", "Exited (1) 5
+    seconds ago", "Created", "Restarting (1) 2 seconds ago"."""
+    state, health = raw.get("state", "running"), raw.get("health")
+    if state == "running":
+        words = {None: "", "healthy": " (healthy)", "starting": " (health: starting)",
+                 "unhealthy": " (unhealthy)"}.get(health, f" ({health})")
+        return "Up 5 seconds" + words
+    if state == "created":
+        return "Created"
+    if state == "restarting":
+        return "Restarting (1) 2 seconds ago"
+    if state == "paused":
+        return "Up 5 seconds (Paused)"
+    return "Exited (1) 5 seconds ago"
+
+
 def listed(raw, index):
     """The container as a row of `docker ps` has it."""
     return {"ID": container_id(raw, index)[:12], "Names": name_of(raw), "Labels": labels_of(raw),
-            "State": raw.get("state", "running"),
+            "State": raw.get("state", "running"), "Status": status_of(raw),
+            "Image": raw.get("image", "transbot-standin/" + raw.get("service", "none") + ":fake"),
             "Ports": ", ".join(f"{ip}:{port}->{target}/tcp" for target, ip, port in published(raw))}
 
 

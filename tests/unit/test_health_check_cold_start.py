@@ -22,7 +22,7 @@ from support.engine import free_port
 _DOCKER = r'''#!/bin/sh
 case "$1" in
     version) echo 1.47 ;;
-    ps) echo "c0ffee langfuse $REPO" ;;
+    ps) printf 'c0ffee\037langfuse\037hash\037langfuse/langfuse:2\037running\037Up 5 seconds (healthy)\037False\037%s\037127.0.0.1:%s->3000/tcp\n' "$REPO" "$PORT" ;;
     inspect) echo "langfuse c0ffee running healthy 0" ;;
     port) echo "3000/tcp -> 127.0.0.1:$PORT" ;;
 esac

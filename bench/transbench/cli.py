@@ -15,7 +15,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from support.engine import Compose, compose_variants, engine_problem, remove_stale_projects, test_images
+from support.engine import test_images
 
 from .common import BenchError, log
 from . import publish
@@ -24,6 +24,7 @@ from .machine import image_mode, load_average, machine, other_containers
 from .phases import Bench, Results
 from .notes import render
 from .settings import Settings, parse_args
+from .stacks import engine_with_compose_v2, remove_stale_stacks
 from .timeline import StartRun
 
 
@@ -63,17 +64,10 @@ def main(argv: list[str]) -> int:
     started = time.time()
     bench = None
     try:
-        problem = engine_problem()
-        if problem:
-            raise BenchError(problem)
-        found = compose_variants().get("v2")
-        if not isinstance(found, Compose):
-            raise BenchError(f"the baseline needs Compose v2: {found}")
+        found = engine_with_compose_v2("the baseline")
         path = choose(settings.path, found, dict(os.environ))
         log(f"path: {path.describe()}")
-        removed = remove_stale_projects()
-        if removed:
-            log(f"removed stale test stacks: {', '.join(sorted(removed))}")
+        remove_stale_stacks()
         log("images (tests/images/build.sh reuses current stand-ins)")
         images = test_images()
         info = machine()

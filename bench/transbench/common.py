@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import sys
@@ -115,3 +116,12 @@ def fmt_ratio(value: float | None) -> str:
 def met(ok: bool | None) -> str:
     return "—" if ok is None else ("yes" if ok else "**no**")
 
+
+def write_published_file(path: Path, data: dict) -> Path:
+    """A published figures file (bench/results/NAME.json), written whole or
+    not at all: docs/generate.py and its lint read every file there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    temporary.replace(path)
+    return path

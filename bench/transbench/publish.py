@@ -6,7 +6,6 @@ what the run was made, so that each generated block can say it too."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from support.stack import SERVICES
@@ -23,6 +22,7 @@ from .common import (
     TAIL_TARGET_S,
     median,
     paired_ratio,
+    write_published_file,
 )
 from .notes import TIMELINE_ROWS
 from .phases import Results
@@ -136,9 +136,4 @@ def published(results: Results, settings: Settings, info: dict, meta: dict) -> d
 
 
 def write(name: str, results: Results, settings: Settings, info: dict, meta: dict):
-    path = RESULTS_DIR / f"{name}.json"
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(published(results, settings, info, meta), indent=1, ensure_ascii=False) + "\n")
-    temporary.replace(path)
-    return path
+    return write_published_file(RESULTS_DIR / f"{name}.json", published(results, settings, info, meta))

@@ -11,13 +11,32 @@ import time
 from pathlib import Path
 
 from support import clients
-from support.engine import Compose, run
+from support.engine import Compose, compose_variants, engine_problem, remove_stale_projects, run
 from support.stack import Stack, force_rmtree
 
-from .common import SCRIPTS, BenchError, require_ok
+from .common import SCRIPTS, BenchError, log, require_ok
 from .compose_path import ComposePath
 from .machine import other_containers
 from .timeline import EventStream, StartRun, start_timeline
+
+
+def engine_with_compose_v2(needed_by: str) -> Compose:
+    """Compose v2 on an engine that answers, or a BenchError naming what
+    is missing: every benchmark drives its stacks through both."""
+    problem = engine_problem()
+    if problem:
+        raise BenchError(problem)
+    found = compose_variants().get("v2")
+    if not isinstance(found, Compose):
+        raise BenchError(f"{needed_by} needs Compose v2: {found}")
+    return found
+
+
+def remove_stale_stacks() -> None:
+    """What a killed run (of the bench or the tests) left on the engine."""
+    removed = remove_stale_projects()
+    if removed:
+        log(f"removed stale test stacks: {', '.join(sorted(removed))}")
 
 # Data kept by the services on the host: what a cold start must not find.
 DATA_FOLDERS = ("postgres", "redis")

@@ -43,7 +43,7 @@ from support.engine import REPO_ROOT, test_images
 from support.stack import Stack, copy_repository
 from support.swarm import NETNS_DIR, Swarm
 
-from .common import BASELINE, BENCH_DIR, SCRIPTS, log, median, paired_ratio
+from .common import BASELINE, BENCH_DIR, SCRIPTS, log, median, paired_ratio, write_published_file
 from .machine import image_mode, load_average, machine
 
 STACK = "transbot"
@@ -323,11 +323,8 @@ def main(argv: list[str]) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     LATEST.write_text(text + json.dumps(samples) + "\n")
     if args.publish:
-        path = RESULTS_DIR / f"{args.publish}.json"
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(published(found, repeat, args.quick, machine(), load, test_images()),
-                                        indent=1, ensure_ascii=False) + "\n")
-        temporary.replace(path)
+        path = write_published_file(RESULTS_DIR / f"{args.publish}.json",
+                                    published(found, repeat, args.quick, machine(), load, test_images()))
         print(f"wrote {path.relative_to(REPO_ROOT)}; now run python3 docs/generate.py")
     return 0
 

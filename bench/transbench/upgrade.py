@@ -30,20 +30,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from support import clients
-from support.engine import STANDIN_POSTGRES_17, STANDIN_SECOND_BUILDS, Compose, compose_variants, engine_problem, \
-    remove_stale_projects, run, test_images
+from support.engine import STANDIN_POSTGRES_17, STANDIN_SECOND_BUILDS, Compose, run, test_images
 from support.registry import LocalRegistry, local_registry
 from support.stack import SERVICES, Stack, force_rmtree
 
 from . import publish as bench_publish
 from .common import BENCH_DIR, REPO_ROOT, BenchError, fmt_ratio, fmt_seconds, log, median, paired_ratio, \
-    require_ok, summary
+    require_ok, summary, write_published_file
 from .compose_path import choose
 from .downtime import measure, measure_each
 from .machine import image_mode, load_average, machine, other_containers
 from .phases import Bench
 from .settings import Settings
-from .stacks import langfuse_answers
+from .stacks import engine_with_compose_v2, langfuse_answers, remove_stale_stacks
 
 OURS = "script"
 BY_HAND = "by_hand"
@@ -429,7 +428,7 @@ def render(results: UpgradeResults, settings: UpgradeSettings, info: dict, meta:
     ours, hand = results.rounds[OURS], results.rounds[BY_HAND]
     found = figures(results)
     size = f"{results.database_bytes / 2**20:.0f} MiB" if results.database_bytes else "unknown size"
-    lines = [f"## PostgreSQL 15 → 17 upgrade: `upgrade-postgres.sh` against `pg_dumpall | psql` by hand",
+    lines = ["## PostgreSQL 15 → 17 upgrade: `upgrade-postgres.sh` against `pg_dumpall | psql` by hand",
              "",
              f"{settings.rows:,} translation rows and a Langfuse trace in each database ({size}); "
              f"{meta['mode']}; medians [min–max]; {meta['images']}.",
@@ -490,11 +489,7 @@ def published(results: UpgradeResults, settings: UpgradeSettings, info: dict, me
 
 
 def write_published(name: str, results: UpgradeResults, settings: UpgradeSettings, info: dict, meta: dict) -> Path:
-    path = bench_publish.RESULTS_DIR / f"{name}.json"
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(published(results, settings, info, meta), indent=1, ensure_ascii=False) + "\n")
-    temporary.replace(path)
-    return path
+    return write_published_file(bench_publish.RESULTS_DIR / f"{name}.json", published(results, settings, info, meta))
 
 
 def rerender(settings: UpgradeSettings) -> int:
@@ -527,16 +522,9 @@ def main(argv: list[str]) -> int:
     started = time.time()
     bench = None
     try:
-        problem = engine_problem()
-        if problem:
-            raise BenchError(problem)
-        found = compose_variants().get("v2")
-        if not isinstance(found, Compose):
-            raise BenchError(f"the benchmark needs Compose v2: {found}")
+        found = engine_with_compose_v2("the benchmark")
         path = choose(None, found, dict(os.environ))
-        removed = remove_stale_projects()
-        if removed:
-            log(f"removed stale test stacks: {', '.join(sorted(removed))}")
+        remove_stale_stacks()
         images = test_images()
         standins = all(image.startswith("transbot-standin/") for image in images.values())
         info = machine()

@@ -14,12 +14,12 @@ _AHEAD_PIDS=()
 # status. Otherwise runs COMMAND now. Each answer can be taken once.
 # Usage: answer NAME KEY COMMAND...
 answer() {
-    local name="$1" key="$2" status_file
+    local name="$1" key="$2"
     shift 2
     # Taken already by answer_into, in this shell: the same answer again.
     if [[ -n "${_AHEAD_KEPT_STATUS[$name]:-}" && "${_AHEAD_KEY[$name]}" == "$key" ]]; then
         printf '%s' "${_AHEAD_KEPT[$name]}"
-        cat "$_AHEAD_DIR/$name.err" >&2 2>/dev/null || true
+        _ahead_errors "$name"
         return "${_AHEAD_KEPT_STATUS[$name]}"
     fi
     if [[ -z "${_AHEAD_FD[$name]:-}" || "${_AHEAD_KEY[$name]}" != "$key" ]]; then
@@ -27,31 +27,55 @@ answer() {
         return
     fi
     # The pipe ends when the question's subshell has written its status.
+    # (cat: bash reads a pipe a byte at a time, and the configuration is
+    # kilobytes.)
     cat <&"${_AHEAD_FD[$name]}"
-    cat "$_AHEAD_DIR/$name.err" >&2 2>/dev/null || true
-    status_file="$_AHEAD_DIR/$name.status"
-    [[ -s "$status_file" ]] || return 1
-    return "$(<"$status_file")"
+    _ahead_errors "$name"
+    return "$(_ahead_status "$name")"
+}
+
+# The exit status of the question NAME (1 when it wrote none: killed). The
+# file has no newline, so read "fails" at its end, having read it.
+_ahead_status() {
+    local status=""
+    read -r status <"$_AHEAD_DIR/$1.status" 2>/dev/null || true
+    [[ "$status" =~ ^[0-9]+$ ]] || status=1
+    printf '%s' "$status"
+}
+
+# What the question NAME wrote on stderr, to stderr.
+_ahead_errors() {
+    local errors
+    [[ -s "$_AHEAD_DIR/$1.err" ]] || return 0
+    IFS= read -r -d '' errors <"$_AHEAD_DIR/$1.err" || true
+    printf '%s' "$errors" >&2
 }
 
 # The answer to the question NAME asked ahead with KEY, into the variable
 # VAR of this shell (no subshell), its errors left for a later `answer`,
-# which gets the same answer again: a quiet look (start.sh's at a healthy
-# stack) takes it without costing the check that follows a second
-# question. Returns its status; 1 when it was not asked ahead with KEY.
+# which gets the same answer again, as does a later answer_into: a quiet
+# look (start.sh's at a healthy stack) takes it without costing the check
+# that follows a second question, and one look serves several checks.
+# Returns its status; 1 when it was not asked ahead with KEY.
 # Usage: answer_into VAR NAME KEY
 answer_into() {
     local -n _answer="$1"
     local name="$2" key="$3" fd status=1
     _answer=""
-    [[ -n "${_AHEAD_FD[$name]:-}" && "${_AHEAD_KEY[$name]}" == "$key" ]] || return 1
+    [[ "${_AHEAD_KEY[$name]:-}" == "$key" ]] || return 1
+    # Taken already: the same answer again.
+    if [[ -n "${_AHEAD_KEPT_STATUS[$name]:-}" ]]; then
+        _answer="${_AHEAD_KEPT[$name]}"
+        return "${_AHEAD_KEPT_STATUS[$name]}"
+    fi
+    [[ -n "${_AHEAD_FD[$name]:-}" ]] || return 1
     fd="${_AHEAD_FD[$name]}"
     IFS= read -r -d '' _answer <&"$fd" || true
     # As $(...) would have it: without its last newlines.
     while [[ "$_answer" == *$'\n' ]]; do _answer="${_answer%$'\n'}"; done
     exec {fd}<&-
     unset '_AHEAD_FD[$name]'
-    [[ ! -s "$_AHEAD_DIR/$name.status" ]] || status="$(<"$_AHEAD_DIR/$name.status")"
+    status="$(_ahead_status "$name")"
     _AHEAD_KEPT[$name]="$_answer"
     _AHEAD_KEPT_STATUS[$name]="$status"
     return "$status"

@@ -327,15 +327,27 @@ _env_after_quote() {
 # --- Checking -----------------------------------------------------------------
 
 # The variables that the example marks as secrets (their value is the
-# placeholder), in file order.
+# placeholder), in file order. Read once (validate_env reads them in the
+# script's own shell): every later call, in a subshell too, takes them from
+# memory.
+_SECRET_NAMES=""
+_SECRET_NAMES_READ=false
 secret_names() {
-    sed -n "s/^\([A-Za-z_][A-Za-z0-9_]*\)=$PLACEHOLDER\$/\1/p" "$ENV_EXAMPLE"
+    $_SECRET_NAMES_READ || _read_secret_names
+    [[ -z "$_SECRET_NAMES" ]] || printf '%s\n' "$_SECRET_NAMES"
+}
+
+_read_secret_names() {
+    _SECRET_NAMES="$(sed -n "s/^\([A-Za-z_][A-Za-z0-9_]*\)=$PLACEHOLDER\$/\1/p" "$ENV_EXAMPLE")"
+    _SECRET_NAMES_READ=true
 }
 
 # Collects every problem with the loaded variables, then reports them all at
 # once (so one run names everything to fix) and exits 1.
 validate_env() {
     local problems=() placeholders=() name
+    local -A measured=()
+    $_SECRET_NAMES_READ || _read_secret_names
     while IFS= read -r name; do
         if [[ -z "${!name+set}" ]]; then
             problems+=("$name is missing from .env.infra; run ./scripts/init-env.sh to add it with a generated value")
@@ -351,10 +363,12 @@ validate_env() {
     # .env.infra's own values were measured as it was read: a value too
     # long here was exported in the shell, which wins over the file.
     while IFS= read -r name; do
+        [[ -n "$name" && -z "${measured[$name]:-}" ]] || continue
+        measured[$name]=1
         if [[ -n "${!name+set}" ]] && _env_too_long "$name" "${!name}"; then
             problems+=("$name exported in your shell $_ENV_TOO_LONG")
         fi
-    done < <({ secret_names; printf '%s\n' "${ENV_KEYS[@]}"; } | awk 'NF && !seen[$0]++')
+    done < <(secret_names; printf '%s\n' "${ENV_KEYS[@]}")
 
     for name in "${BUILTIN_SERVICES[@]}"; do
         _check_port problems "$(service_field "$name" port_variable)"

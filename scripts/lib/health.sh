@@ -122,8 +122,12 @@ check_services() {
 # healthcheck never runs (an engine without healthcheck timers), and at
 # the deadline. Returns 1, after showing diagnostics, when it gives up.
 # With --probe-into DIR, each service's client probe (probe_service) starts
-# the moment it is healthy, beside the wait for the others, and its line is
-# in DIR/SERVICE when this returns 0.
+# once every service is healthy, all at once, and its line is in
+# DIR/SERVICE once wait_for_probes has returned: the caller does its own
+# work meanwhile. Not earlier: a probe is a `docker exec`,
+# and one run while another service starts takes the CPU that service
+# needs (on 2 cores, Langfuse then passed its healthcheck 0.35 s later in 3
+# warm starts of 4); together at the end they cost the slowest one.
 #
 # A `compose up` running in the background (compose_up_in_background) is
 # part of the wait: the deadline covers Compose's own wait for a healthy
@@ -150,11 +154,11 @@ wait_until_healthy() {
         esac
     done
     local timeout="$1" began="$SECONDS" service id state health restarts logged healthcheck
-    local failure="" diagnose=true up=ended listed=false events changed_by
+    local failure="" diagnose=true up=ended listed=false events changed_by waited=false
     local next_report=$((SECONDS + PROGRESS_SECONDS))
     shift
-    local -a pending=("$@") still=() containers=() probing=() described=()
-    local -A status=() restarts_before=() running_since=()
+    local -a pending=("$@") still=() containers=() described=()
+    local -A status=() restarts_before=() running_since=() ready=()
     defer_signals true
     follow_project_events events
     $up_only || step "Waiting for $(join_by_comma "${pending[@]}") to be healthy (up to ${timeout}s)..."
@@ -173,6 +177,13 @@ wait_until_healthy() {
         if [[ "$up" == ended ]] && $up_only; then
             pending=()
             break
+        fi
+        # Not before a second has passed: `up` is still creating what
+        # there would be to look at, and needs the CPU for it.
+        if [[ "$up" == running ]] && ! $waited; then
+            _await_news events "$up"
+            waited=true
+            continue
         fi
         # While `up` runs it creates containers: list them at every look,
         # and once more when it has returned.
@@ -194,10 +205,7 @@ wait_until_healthy() {
             [[ "$state" != running || -n "${running_since[$id]:-}" ]] || running_since[$id]="$SECONDS"
             if [[ "$up" == ended && ("$state $health" == "running healthy" || "$state $health" == "running none") ]] && ! $up_only; then
                 ok "$service is healthy ($((SECONDS - began))s)"
-                if [[ -n "$probes" ]]; then
-                    probe_service "$service" "$id" >"$probes/$service" &
-                    probing+=("$!")
-                fi
+                ready[$service]="$id"
                 continue
             elif ((restarts > restarts_before[$id])); then
                 failure="$service restarted while starting: it is crashing"
@@ -241,8 +249,12 @@ wait_until_healthy() {
     stop_following_events
     # A failure while `up` still runs: it is stopped (quietly) first.
     stop_compose_up
-    # A probe still writing when the caller removes DIR would say so.
-    ((${#probing[@]} == 0)) || wait "${probing[@]}" || true
+    if [[ -z "$failure" && -n "$probes" ]]; then
+        for service in "${!ready[@]}"; do
+            probe_service "$service" "${ready[$service]}" >"$probes/$service" &
+            _PROBE_PIDS+=("$!")
+        done
+    fi
     defer_signals false
     [[ -n "$failure" ]] || return 0
     error "$failure"
@@ -250,13 +262,23 @@ wait_until_healthy() {
     return 1
 }
 
+# The client probes wait_until_healthy --probe-into started.
+_PROBE_PIDS=()
+wait_for_probes() {
+    ((${#_PROBE_PIDS[@]} == 0)) || wait "${_PROBE_PIDS[@]}" || true
+    _PROBE_PIDS=()
+}
+
 # How often a wait says what it still waits for.
 readonly PROGRESS_SECONDS=10
 
-# Until the next event on the stream in FD_VAR, at most a second; while
-# `up` runs (UP is "running"), also until it returns, looked at ten times a
-# second with builtins only. Without a stream (it ended), 0.25 s (0.1 s
-# while `up` runs).
+# Until the next event on the stream in FD_VAR, at most a second. While
+# `up` runs (UP is "running"): until it returns, looked at ten times a
+# second with builtins only, or a second has passed; its events are read
+# but wake nobody: each look costs two `docker` calls, and while `up`
+# creates and starts the containers they would take the CPU that the
+# starting services need (a crash is still seen within the second).
+# Without a stream (it ended), 0.25 s (0.1 s while `up` runs).
 # Usage: _await_news FD_VAR UP
 _await_news() {
     local -n _news="$1"
@@ -272,7 +294,7 @@ _await_news() {
                 _news=""
                 return
             fi
-            ((_NEXT_EVENTS_GOT == 0)) && [[ -z "$_PENDING_SIGNAL" ]] || return 0
+            [[ -z "$_PENDING_SIGNAL" ]] || return 0
             compose_up_running || return 0
         done
     fi

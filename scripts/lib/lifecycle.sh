@@ -8,7 +8,7 @@
 # each is healthy and usable by a client, then prints where to connect.
 # Usage: bring_up start|restart [SERVICE...] [--no-wait] [--timeout SECONDS]
 bring_up() {
-    local mode="$1" wait timeout probes running shortcut=""
+    local mode="$1" wait timeout probes running shortcut="" record=""
     local -a named targets=()
     shift
     parse_bring_up_args wait timeout named "$@"
@@ -42,24 +42,39 @@ bring_up() {
     # it is healthy.
     ((${#named[@]} > 0)) || _UP_WANTS_DETAIL=true
     start_services "${named[@]}" -- "${targets[@]}"
-    # Only now: a refused or failed start leaves the disk as it was.
-    remember_services "$STACK_MODEL"
     # The timeout runs from here: it covers Compose's own wait for a
-    # healthy dependency as well as ours.
+    # healthy dependency as well as ours. The services are remembered for
+    # health-check.sh once the wait is over, whatever its outcome (a
+    # refused start leaves the disk as it was): written beside `up`, the
+    # record took the CPU Compose needed to start.
     if ! "$wait"; then
-        wait_until_healthy --up-only "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
+        wait_until_healthy --up-only "$timeout" "${targets[@]}" || exit_remembering_services
+        remember_services "$STACK_MODEL"
         ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
         return 0
     fi
     # Each client probe runs as soon as its service is healthy, while the
     # others still start: the check costs no time after the last one.
     probes="$(mktemp -d)"
-    at_exit "rm -rf $(printf '%q' "$probes")"
-    wait_until_healthy --probe-into "$probes" "$timeout" "${targets[@]}" || exit "$EXIT_FAILURE"
+    # A probe still writing when its folder is removed would say so.
+    at_exit "wait_for_probes; rm -rf $(printf '%q' "$probes")"
+    wait_until_healthy --probe-into "$probes" "$timeout" "${targets[@]}" || exit_remembering_services
+    # While the probes run: what is remembered, written only once they
+    # have passed.
+    remember_services "$STACK_MODEL"
+    ((${#named[@]} > 0)) || record="$(running_record "$STACK_MODEL" "$_UP_DETAIL")" || record=""
+    wait_for_probes
     verify_credentials "$probes" "${targets[@]}"
-    ((${#named[@]} > 0)) || remember_running "$STACK_MODEL" "$_UP_DETAIL"
+    [[ -z "$record" ]] || remember_running "$record"
     ok "TransBot infrastructure is up:"
     print_summary "$STACK_MODEL" "${targets[@]}"
+}
+
+# A start whose wait failed: Compose has made what it made, and
+# health-check.sh needs the services as much as after a success.
+exit_remembering_services() {
+    remember_services "$STACK_MODEL"
+    exit "$EXIT_FAILURE"
 }
 
 # start.sh on a stack that runs healthy as recorded for this configuration
@@ -108,12 +123,13 @@ warn_about_orphans() {
 }
 
 # Docker bind-mounts the services' data from volumes/. On a read-only folder
-# `up` would fail only after creating the network and containers.
+# `up` would fail only after creating the network and containers. -w asks
+# the kernel (access(2)), which also says no on a read-only filesystem, for
+# root too: no file needs to be made to find out.
 check_volumes_writable() {
-    local volumes="$REPO_ROOT/volumes" probe
+    local volumes="$REPO_ROOT/volumes"
     [[ -d "$volumes" ]] || mkdir -p "$volumes" 2>/dev/null || true
-    if probe="$(mktemp "$volumes/.write-test.XXXXXX" 2>/dev/null)"; then
-        rm -f "$probe"
+    if [[ -d "$volumes" && -w "$volumes" && -x "$volumes" ]]; then
         return 0
     fi
     die "cannot start: volumes/ is read-only or not writable by $(id -un), and the services keep their data there; make it writable (chmod u+w volumes, or remount its filesystem read-write), then run ./scripts/$SCRIPT_NAME again"
@@ -132,11 +148,13 @@ port_setting_of() {
 # Usage: check_ports MODEL RUNNING TARGET...
 check_ports() {
     local model="$1" own_ports service host port problems=() line
+    local -A target=()
     # e.g. "127.0.0.1:5432->5432/tcp". A port held by a container of a
     # service no longer in the configuration is not ours to reuse: `up`
     # would fail on it.
     own_ports="$(project_ports "$2" "$(model_services "$model")")"
     shift 2
+    for service in "$@"; do target[$service]=1; done
     # Two services on one host port: the second would fail half-way.
     while read -r line; do
         problems+=("$line")
@@ -148,7 +166,7 @@ check_ports() {
                 "$(port_setting_of "$service")" "$(port_setting_of "$host")" "$port"
         done)
     while read -r service host port _; do
-        grep -qxF -- "$service" < <(printf '%s\n' "$@") || continue
+        [[ -n "${target[$service]:-}" ]] || continue
         [[ "$own_ports" != *":$port->"* ]] || continue
         port_in_use "$host" "$port" || continue
         problems+=("port $port for $service is already in use; stop what uses it, or pick another port: $(port_setting_of "$service")=$(neighbour_port "$port") ./scripts/$SCRIPT_NAME")

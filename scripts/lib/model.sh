@@ -69,8 +69,13 @@ resolved_config() {
     )
 }
 
+# The services of MODEL, one a line. (Builtins, here and in model_ports:
+# a start reads the model a dozen times, and each awk is a process.)
 model_services() {
-    awk '$1 == "service" { print $2 }' <<<"$1"
+    local kind name
+    while read -r kind name _; do
+        [[ "$kind" != service ]] || printf '%s\n' "$name"
+    done <<<"$1"
 }
 
 # The SERVICES and everything they depend on, each once, dependencies last.
@@ -112,7 +117,10 @@ _model_walk() {
 # "SERVICE HOST_IP PUBLISHED TARGET" for every published port of the
 # configuration.
 model_ports() {
-    awk '$1 == "port" { print $2, $3, $4, $5 }' <<<"$1"
+    local kind service host published target
+    while read -r kind service host published target _; do
+        [[ "$kind" != port ]] || printf '%s %s %s %s\n' "$service" "$host" "$published" "$target"
+    done <<<"$1"
 }
 
 # The services Compose knows, for checking names when no model is at hand.
@@ -289,10 +297,14 @@ record_key() {
                 }
                 END {
                     if (uncertain) exit 3
-                    for (name in ENVIRON)
-                        if ((name in named) || name ~ /^(COMPOSE|DOCKER|TRANSBOT)_/)
-                            printf "env %s=%s\n", name, ENVIRON[name] | "sort"
-                    close("sort")
+                    # In name order (an insertion sort: no sort process).
+                    n = 0
+                    for (name in ENVIRON) {
+                        if (!((name in named) || name ~ /^(COMPOSE|DOCKER|TRANSBOT)_/)) continue
+                        for (i = ++n; i > 1 && sorted[i - 1] > name; i--) sorted[i] = sorted[i - 1]
+                        sorted[i] = name
+                    }
+                    for (i = 1; i <= n; i++) printf "env %s=%s\n", sorted[i], ENVIRON[sorted[i]]
                 }' "${files[@]}" "$FAST_OVERLAY" "${extra[@]}" 2>/dev/null
         )
     } | _digest
@@ -341,7 +353,7 @@ _digest() {
 # (require_daemon takes that answer on the normal path). Sets
 # _RECORDED_DETAIL to what it saw.
 running_as_recorded() {
-    local line engine recorded_engine
+    local line engine recorded_engine listing
     _RECORDED_DETAIL=""
     _RECORDED_LOOKED=false
     [[ -n "$_RECORD_KEY" && -r "$RUNNING_RECORD" ]] || return 1
@@ -349,7 +361,13 @@ running_as_recorded() {
         return 1
     command -v docker >/dev/null 2>&1 || return 1
     _ask engine-api docker docker version --format '{{.Server.APIVersion}}'
-    _RECORDED_DETAIL="$(project_containers_in_detail 2>/dev/null)" || return 1
+    # The look asked ahead (needs), kept for the checks, else now.
+    if answer_into listing engine-containers docker 2>/dev/null; then
+        _RECORDED_DETAIL="$(project_detail_in "$listing")"
+    else
+        [[ -z "${_AHEAD_KEPT_STATUS[engine-containers]:-}" ]] || return 1
+        _RECORDED_DETAIL="$(project_containers_in_detail 2>/dev/null)" || return 1
+    fi
     _RECORDED_LOOKED=true
     answer_into engine engine-api docker && [[ "$engine" == "$recorded_engine" ]] || return 1
     # Every service of the record has containers, all of them with its
@@ -402,18 +420,19 @@ use_recorded_answers() {
     readonly COMPOSE COMPOSE_VERSION
 }
 
-# Records MODEL and what `up` made of it (DETAIL: project_containers_in_detail
-# the moment it returned), after a start of the whole stack watched to
-# healthy. Nothing is recorded (and an older record stays, under its own
-# key) when there is no key, Compose v1 runs (it labels no image), a
-# service's containers differ from each other or from the configuration's
-# image, or the files changed while the stack started (the key would no
-# longer be theirs). Written whole, mode 0600, then renamed into place.
-# Usage: remember_running MODEL DETAIL
-remember_running() {
-    local model="$1" detail="$2" containers tmp
-    [[ -n "$_RECORD_KEY" && -n "$detail" && -n "$ENGINE_API" ]] || return 0
-    ! compose_is_v1 || return 0
+# The record of MODEL and what `up` made of it (DETAIL:
+# project_containers_in_detail the moment it returned), after a start of
+# the whole stack watched to healthy; remember_running writes it. Fails,
+# printing nothing, when there is nothing to record (an older record then
+# stays, under its own key): no key, Compose v1 runs (it labels no image),
+# a service's containers differ from each other or from the
+# configuration's image, or the files changed while the stack started (the
+# key would no longer be theirs).
+# Usage: running_record MODEL DETAIL
+running_record() {
+    local model="$1" detail="$2" containers
+    [[ -n "$_RECORD_KEY" && -n "$detail" && -n "$ENGINE_API" ]] || return 1
+    ! compose_is_v1 || return 1
     containers="$(awk -F $'\x1f' -v model="$model" '
         BEGIN {
             n = split(model, line, "\n")
@@ -434,12 +453,20 @@ remember_running() {
                 else print "container", service, seen[service]
             }
             exit bad
-        }' <<<"$detail")" || return 0
-    [[ "$(record_key)" == "$_RECORD_KEY" ]] || return 0
+        }' <<<"$detail")" || return 1
+    [[ "$(record_key)" == "$_RECORD_KEY" ]] || return 1
+    printf 'key %s\nengine %s\ncompose %s %s\n' "$_RECORD_KEY" "$ENGINE_API" "$COMPOSE_VERSION" "${COMPOSE[*]}"
+    printf 'model %s\n' "${model//$'\n'/$'\n'model }"
+    printf '%s\n' "$containers"
+}
+
+# Writes RECORD (from running_record) whole, mode 0600, then renames it
+# into place.
+# Usage: remember_running RECORD
+remember_running() {
+    local tmp
     tmp="$(mktemp "$RUNNING_RECORD.XXXXXX" 2>/dev/null)" || return 0
-    if { printf 'key %s\nengine %s\ncompose %s %s\n' "$_RECORD_KEY" "$ENGINE_API" "$COMPOSE_VERSION" "${COMPOSE[*]}" &&
-        printf 'model %s\n' "${model//$'\n'/$'\n'model }" &&
-        printf '%s\n' "$containers"; } >"$tmp" && mv -f -- "$tmp" "$RUNNING_RECORD"; then
+    if printf '%s\n' "$1" >"$tmp" && mv -f -- "$tmp" "$RUNNING_RECORD"; then
         return 0
     fi
     rm -f -- "$tmp"

@@ -47,6 +47,7 @@ STACK_AS_RECORDED=false
 # that are not built in.
 # Usage: needs STEP... [-- NAME...]
 needs() {
+    local listing
     local -A wanted=()
     local -a names=()
     while (($# > 0)); do
@@ -64,6 +65,9 @@ needs() {
     elif [[ -n "${wanted[env-create]:-}" && -f "$ENV_FILE" ]]; then
         prepare_env
     fi
+    # start.sh's checks before `up` need the engine's answers: asked now,
+    # beside as-recorded's own look (lib/stack.sh).
+    [[ -z "${wanted[as-recorded]:-}" ]] || ask_start_checks_ahead
     [[ -z "${wanted[as-recorded]:-}" ]] || ! _as_recorded || return 0
     # Or the record answers for Compose (its version, the model) when it
     # is this configuration's: a start after stop.sh asks Compose nothing
@@ -105,6 +109,10 @@ needs() {
         # The look of as-recorded, under the lock it took, is current.
         if $_RECORDED_LOOKED && [[ "$_LOCK_FD" != "" ]]; then
             STACK_DETAIL="$_RECORDED_DETAIL"
+        elif answer_into listing engine-containers docker 2>/dev/null; then
+            # start.sh's look at every container, under the lock (kept for
+            # the checks before `up`).
+            STACK_DETAIL="$(project_detail_in "$listing")"
         else
             STACK_DETAIL="$(answer detail docker project_containers_in_detail)"
         fi
@@ -129,8 +137,15 @@ needs() {
 # start has nothing recorded.
 _as_recorded() {
     [[ -f "$ENV_FILE" ]] || return 1
-    _RECORD_KEY="$(record_key)" || _RECORD_KEY=""
     try_stack_lock_now || return 1
+    # Under the lock, so that what it sees is current: the look (at every
+    # container: the checks before `up` read the others) goes out now, and
+    # the key is computed while the engine answers.
+    if command -v docker >/dev/null 2>&1; then
+        _ask engine-api docker docker version --format '{{.Server.APIVersion}}'
+        _ask engine-containers docker engine_containers
+    fi
+    _RECORD_KEY="$(record_key)" || _RECORD_KEY=""
     running_as_recorded || return 1
     # shellcheck disable=SC2034 # read by bring_up (lib/lifecycle.sh)
     STACK_AS_RECORDED=true

@@ -209,9 +209,19 @@ postgres_pg_version_through_docker() {
 # Usage: postgres_image_major IMAGE
 postgres_image_major() {
     local environment
-    environment="$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' -- "$1" 2>/dev/null)" ||
-        return 0
+    environment="$(answer image-env "$1" postgres_image_environment "$1" 2>/dev/null)" || return 0
     awk -F= '$1 == "PG_MAJOR" && $2 ~ /^[0-9]+$/ && !found { print $2; found = 1 }' <<<"$environment"
+}
+
+postgres_image_environment() {
+    docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' -- "$1"
+}
+
+# What postgres_check_start will ask the engine, asked ahead (start.sh).
+postgres_ask_start() {
+    local image
+    image="$(setting POSTGRES_IMAGE)"
+    _ask image-env "$image" postgres_image_environment "$image"
 }
 
 # Refuses (exit 1) to start POSTGRES_IMAGE on a data folder of another major,

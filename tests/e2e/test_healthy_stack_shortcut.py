@@ -173,3 +173,16 @@ def test_an_image_retagged_under_the_configured_name_recreates_the_service(stack
     assert run(["docker", "tag", newer, stack.own_tag]).returncode == 0
     recreates(stack, "redis")
     answers_at_once(stack)
+
+
+def test_a_start_after_stop_asks_compose_nothing_but_up(stack):
+    # The record answers for Compose's version and the configuration: the
+    # only Compose command of a warm start is `up` itself.
+    script = stack.script("stop.sh")
+    assert script.returncode == 0, script
+    compose_calls(stack)
+    result = start(stack)
+    calls = compose_calls(stack)
+    assert [call for call in calls if " up " in f" {call} "] and len(calls) == 1, calls
+    assert NOTHING_TO_START not in result.stdout
+    answers_at_once(stack)

@@ -212,7 +212,7 @@ MUTATIONS = (
     # --- scripts/lib/ -----------------------------------------------------------------
     Mutation(
         "healthy-shortcut-blind-to-the-shell", "scripts/lib/model.sh",
-        "if ((name in named) || name ~ /^(COMPOSE|DOCKER|TRANSBOT)_/)", "if (0)",
+        "if (!((name in named) || name ~ /^(COMPOSE|DOCKER|TRANSBOT)_/)) continue", "continue",
         "start.sh on a healthy stack still recreates what a variable exported in the shell changes",
         "e2e", (E + "test_healthy_stack_shortcut.py",)),
     Mutation(
@@ -224,6 +224,11 @@ MUTATIONS = (
         "healthy-shortcut-blind-to-the-image", "scripts/lib/model.sh",
         '''want[$2] != $3 " " $4 || $5''', '''want[$2] !~ "^" $3 || $5''',
         "start.sh on a healthy stack still recreates a service whose image name now names another image",
+        "e2e", (E + "test_healthy_stack_shortcut.py",)),
+    Mutation(
+        "warm-start-asks-compose-again", "scripts/lib/needs.sh",
+        '! use_recorded_answers || recorded=true', '! use_recorded_answers || recorded=false',
+        "start.sh after stop.sh asks Compose nothing before `up`: the record answers for its version and the model",
         "e2e", (E + "test_healthy_stack_shortcut.py",)),
     Mutation(
         "lib-all-without-the-backup-library", "scripts/lib/all.sh",
@@ -378,7 +383,7 @@ MUTATIONS = (
         "unit", (U + "test_override_changes.py::test_start_refuses_the_port_a_removed_services_container_still_holds",)),
     Mutation(
         "lib-lifecycle-skips-the-client-probes", "scripts/lib/lifecycle.sh",
-        'verify_credentials "$probes" "${targets[@]}"\n    ((', ': "$probes"\n    ((',
+        'verify_credentials "$probes" "${targets[@]}"\n    [[ -z "$record" ]]', ': "$probes"\n    [[ -z "$record" ]]',
         "start.sh notices a POSTGRES_PASSWORD changed after initialisation, naming the fix",
         "e2e", (E + "test_secret_rotation.py::test_a_postgres_password_changed_after_initialisation_fails_start_naming_the_fix",)),
     Mutation(

@@ -186,8 +186,13 @@ wait_until_healthy() {
             continue
         fi
         # While `up` runs it creates containers: list them at every look,
-        # and once more when it has returned.
-        if [[ "$up" == running ]] || ! $listed; then
+        # and once more when it has returned: from what `up` made, when
+        # that was listed the moment it returned (start.sh of the whole
+        # stack), as the last service starts and needs the CPU.
+        if [[ "$up" == ended && -n "$_UP_DETAIL" ]] && ! $listed; then
+            mapfile -t containers < <(container_ids "$(listing_of_detail "$_UP_DETAIL")")
+            listed=true
+        elif [[ "$up" == running ]] || ! $listed; then
             mapfile -t containers < <(container_ids "$(project_containers)")
             [[ "$up" == running ]] || listed=true
         fi

@@ -394,10 +394,20 @@ class Swarm:
             wanted = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 1)
             if running.get(name, 0) != wanted:
                 return f"{name}: {running.get(name, 0)} of {wanted} tasks running"
+        # The manager may still count a task of a node that restarted as
+        # running while that node no longer has its container: count the
+        # containers the nodes hold too.
+        held: dict[str, int] = {}
         for node, container in self.containers(stack):
             health = container["State"].get("Health", {}).get("Status", "none")
             if health != "healthy":
                 return f"{container['Name']} on {node.name}: {health}"
+            name = container["Config"]["Labels"].get("com.docker.swarm.service.name", "")
+            held[name] = held.get(name, 0) + 1
+        for name, service in services.items():
+            wanted = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 1)
+            if held.get(name, 0) != wanted:
+                return f"{name}: {held.get(name, 0)} of {wanted} containers on the nodes"
         return None
 
     def wait_converged(self, stack: str, timeout: float = 300) -> None:

@@ -53,8 +53,8 @@ bring_up() {
         ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
         return 0
     fi
-    # Each client probe runs as soon as its service is healthy, while the
-    # others still start: the check costs no time after the last one.
+    # The client probes run once every service is healthy (see
+    # wait_until_healthy).
     probes="$(mktemp -d)"
     # A probe still writing when its folder is removed would say so.
     at_exit "wait_for_probes; rm -rf $(printf '%q' "$probes")"

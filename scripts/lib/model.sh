@@ -349,9 +349,10 @@ _digest() {
 # Whether the project's containers are what the record says Compose would
 # make of this configuration (key _RECORD_KEY), each running and healthy
 # (or running without a healthcheck), with no other container of the
-# project: one `docker ps`, and the engine's API version asked beside it
-# (require_daemon takes that answer on the normal path). Sets
-# _RECORDED_DETAIL to what it saw.
+# project. It takes the answers needs' as-recorded step asked under the
+# lock: the look at every container (kept for the checks before `up`) and
+# the engine's API version (require_daemon takes it on the normal path);
+# without them it answers no. Sets _RECORDED_DETAIL to what it saw.
 running_as_recorded() {
     local line engine recorded_engine listing
     _RECORDED_DETAIL=""
@@ -359,15 +360,8 @@ running_as_recorded() {
     [[ -n "$_RECORD_KEY" && -r "$RUNNING_RECORD" ]] || return 1
     { IFS= read -r line && [[ "$line" == "key $_RECORD_KEY" ]] && read -r _ recorded_engine; } <"$RUNNING_RECORD" ||
         return 1
-    command -v docker >/dev/null 2>&1 || return 1
-    _ask engine-api docker docker version --format '{{.Server.APIVersion}}'
-    # The look asked ahead (needs), kept for the checks, else now.
-    if answer_into listing engine-containers docker 2>/dev/null; then
-        _RECORDED_DETAIL="$(project_detail_in "$listing")"
-    else
-        [[ -z "${_AHEAD_KEPT_STATUS[engine-containers]:-}" ]] || return 1
-        _RECORDED_DETAIL="$(project_containers_in_detail 2>/dev/null)" || return 1
-    fi
+    answer_into listing engine-containers docker 2>/dev/null || return 1
+    _RECORDED_DETAIL="$(project_detail_in "$listing")"
     _RECORDED_LOOKED=true
     answer_into engine engine-api docker && [[ "$engine" == "$recorded_engine" ]] || return 1
     # Every service of the record has containers, all of them with its

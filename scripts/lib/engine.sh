@@ -164,7 +164,8 @@ follow_project_events() {
     local -n _events_fd="$1"
     local since
     printf -v since '%(%s)T' -1
-    exec {_events_fd}< <(exec docker events --since "$((since - 2))" --format '{{.Action}}' \
+    exec {_events_fd}< <(exec docker events --since "$((since - 2))" \
+        --format '{{.Actor.ID}} {{index .Actor.Attributes "com.docker.compose.service"}} {{.Action}}' \
         --filter type=container --filter "label=com.docker.compose.project=$(project_name)" \
         --filter event=start --filter event=die --filter event=restart --filter event=health_status 2>/dev/null)
     _EVENTS_PID="$!"
@@ -178,18 +179,19 @@ stop_following_events() {
 }
 
 # Waits until the stream FD has an event, at most SECONDS, then takes every
-# event already there too: one look answers them all. _NEXT_EVENTS_GOT says
-# whether there was one (1) or the time ran out (0). Returns 1 when the
+# event already there too: one look answers them all. _NEXT_EVENTS holds
+# them ("CONTAINER SERVICE ACTION" lines, e.g. "3f2a... postgres
+# health_status: healthy"); none when the time ran out. Returns 1 when the
 # stream has ended (the engine went away, or cannot stream events).
 # Usage: next_events FD SECONDS
-_NEXT_EVENTS_GOT=0
+_NEXT_EVENTS=()
 next_events() {
-    local fd="$1" seconds="$2" status=0
-    _NEXT_EVENTS_GOT=0
-    read -r -t "$seconds" -u "$fd" _ || status=$?
+    local fd="$1" seconds="$2" status=0 line
+    _NEXT_EVENTS=()
+    IFS= read -r -t "$seconds" -u "$fd" line || status=$?
     ((status == 0 || status > 128)) || return 1
-    ((status > 128)) || _NEXT_EVENTS_GOT=1
-    while read -r -t 0 -u "$fd" && read -r -u "$fd" _; do :; done
+    ((status > 128)) || _NEXT_EVENTS+=("$line")
+    while read -r -t 0 -u "$fd" && IFS= read -r -u "$fd" line; do _NEXT_EVENTS+=("$line"); done
 }
 
 # "STATE HEALTH" of a container, e.g. "running healthy", "exited none".

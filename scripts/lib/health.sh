@@ -121,13 +121,17 @@ check_services() {
 # container stops or restarts (a crash loop never turns healthy) or its
 # healthcheck never runs (an engine without healthcheck timers), and at
 # the deadline. Returns 1, after showing diagnostics, when it gives up.
-# With --probe-into DIR, each service's client probe (probe_service) starts
-# once every service is healthy, all at once, and its line is in
-# DIR/SERVICE once wait_for_probes has returned: the caller does its own
-# work meanwhile. Not earlier: a probe is a `docker exec`,
-# and one run while another service starts takes the CPU that service
-# needs (on 2 cores, Langfuse then passed its healthcheck 0.35 s later in 3
-# warm starts of 4); together at the end they cost the slowest one.
+# With --probe-into DIR, each service's client probe (probe_service) runs,
+# and its line is in DIR/SERVICE once wait_for_probes has returned: the
+# caller does its own work meanwhile. A probe is a `docker exec`, and one
+# run while another service starts takes the CPU that service needs (on 2
+# cores, Langfuse then passed its healthcheck 0.35 s later in 3 warm starts
+# of 4). So a probe starts either while `up` still waits for a dependency
+# to be healthy, the moment the engine reports that service healthy (the
+# CPU is idle then: Compose looks again only every half second), or once
+# every service is healthy, together with the others. An early probe
+# counts only for the very container that ends up healthy, and only if it
+# passed: any other is run again at the end.
 #
 # A `compose up` running in the background (compose_up_in_background) is
 # part of the wait: the deadline covers Compose's own wait for a healthy
@@ -181,7 +185,7 @@ wait_until_healthy() {
         # Not before a second has passed: `up` is still creating what
         # there would be to look at, and needs the CPU for it.
         if [[ "$up" == running ]] && ! $waited; then
-            _await_news events "$up"
+            _await_news events "$up" "$probes"
             waited=true
             continue
         fi
@@ -248,7 +252,7 @@ wait_until_healthy() {
             info "  still waiting ($((SECONDS - began))s of ${timeout}s): $(_join_semicolon "${described[@]}")$([[ "$up" == ended ]] || printf '; docker compose up still running')"
             next_report=$((SECONDS + PROGRESS_SECONDS))
         fi
-        _await_news events "$up"
+        _await_news events "$up" "$probes"
     done
     [[ -z "$events" ]] || exec {events}<&-
     stop_following_events
@@ -256,10 +260,12 @@ wait_until_healthy() {
     stop_compose_up
     if [[ -z "$failure" && -n "$probes" ]]; then
         for service in "${!ready[@]}"; do
+            ! _passed_early "$probes" "$service" "${ready[$service]}" || continue
             probe_service "$service" "${ready[$service]}" >"$probes/$service" &
             _PROBE_PIDS+=("$!")
         done
     fi
+    _forget_early_probes
     defer_signals false
     [[ -n "$failure" ]] || return 0
     error "$failure"
@@ -274,6 +280,51 @@ wait_for_probes() {
     _PROBE_PIDS=()
 }
 
+# The probes started early (see wait_until_healthy), SERVICE -> "CONTAINER
+# PID"; each writes DIR/.early-SERVICE.
+declare -gA _EARLY_PROBES=()
+
+# Starts the client probe of each service the events just read
+# (_NEXT_EVENTS) report healthy, unless one runs for that container
+# already. Only services with a probe hook: Docker's healthcheck, the
+# judge of the others, has just said.
+# Usage: _probe_early DIR
+_probe_early() {
+    local dir="$1" line id service action
+    for line in "${_NEXT_EVENTS[@]}"; do
+        read -r id service action <<<"$line"
+        [[ "$action" == "health_status: healthy" ]] || continue
+        service_has probe "$service" || continue
+        [[ "${_EARLY_PROBES[$service]:-}" != "$id "* ]] || continue
+        probe_service "$service" "$id" >"$dir/.early-$service" &
+        _EARLY_PROBES[$service]="$id $!"
+    done
+}
+
+# Whether SERVICE's early probe was of CONTAINER, the one now healthy, and
+# passed: its line is then DIR/SERVICE, as if probed at the end.
+# Usage: _passed_early DIR SERVICE CONTAINER
+_passed_early() {
+    local dir="$1" service="$2" container="$3" id pid word=""
+    read -r id pid <<<"${_EARLY_PROBES[$service]:-}"
+    [[ -n "$id" && "$id" == "$container" ]] || return 1
+    wait "$pid" || true
+    unset '_EARLY_PROBES[$service]'
+    read -r word _ <"$dir/.early-$service" || true
+    [[ "$word" == ok ]] || return 1
+    mv -f -- "$dir/.early-$service" "$dir/$service"
+}
+
+# The early probes not taken are waited for with the others (their folder
+# is removed after wait_for_probes), their results unread.
+_forget_early_probes() {
+    local service
+    for service in "${!_EARLY_PROBES[@]}"; do
+        _PROBE_PIDS+=("${_EARLY_PROBES[$service]##* }")
+    done
+    _EARLY_PROBES=()
+}
+
 # How often a wait says what it still waits for.
 readonly PROGRESS_SECONDS=10
 
@@ -282,12 +333,14 @@ readonly PROGRESS_SECONDS=10
 # second with builtins only, or a second has passed; its events are read
 # but wake nobody: each look costs two `docker` calls, and while `up`
 # creates and starts the containers they would take the CPU that the
-# starting services need (a crash is still seen within the second).
+# starting services need (a crash is still seen within the second). With
+# PROBES (a folder), a service reported healthy meanwhile has its client
+# probe started at once (_probe_early).
 # Without a stream (it ended), 0.25 s (0.1 s while `up` runs).
-# Usage: _await_news FD_VAR UP
+# Usage: _await_news FD_VAR UP [PROBES]
 _await_news() {
     local -n _news="$1"
-    local up="$2" tenths
+    local up="$2" probes="${3:-}" tenths
     if [[ -z "$_news" ]]; then
         if [[ "$up" == running ]]; then sleep 0.1; else sleep 0.25; fi
     elif [[ "$up" != running ]]; then
@@ -299,6 +352,7 @@ _await_news() {
                 _news=""
                 return
             fi
+            [[ -z "$probes" || ${#_NEXT_EVENTS[@]} == 0 ]] || _probe_early "$probes"
             [[ -z "$_PENDING_SIGNAL" ]] || return 0
             compose_up_running || return 0
         done

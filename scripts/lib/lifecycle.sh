@@ -53,7 +53,7 @@ bring_up() {
         ok "${mode}ed (not waiting for health; check with ./scripts/health-check.sh --wait)"
         return 0
     fi
-    # The client probes run once every service is healthy (see
+    # The client probes run as the services turn healthy (see
     # wait_until_healthy).
     probes="$(mktemp -d)"
     # A probe still writing when its folder is removed would say so.

@@ -226,6 +226,16 @@ MUTATIONS = (
         "start.sh on a healthy stack still recreates a service whose image name now names another image",
         "e2e", (E + "test_healthy_stack_shortcut.py",)),
     Mutation(
+        "early-probe-counts-for-a-replaced-container", "scripts/lib/health.sh",
+        '[[ -n "$id" && "$id" == "$container" ]] || return 1', '[[ -n "$id" ]] || return 1',
+        "start.sh reports a service a client cannot use, even when an early probe passed on the container `up` replaced",
+        "unit", (U + "test_early_probes.py",)),
+    Mutation(
+        "early-probe-failure-counts", "scripts/lib/health.sh",
+        '    [[ "$word" == ok ]] || return 1\n', '',
+        "a probe that failed while a service was starting is run again once it is healthy",
+        "unit", (U + "test_early_probes.py",)),
+    Mutation(
         "warm-start-asks-compose-again", "scripts/lib/needs.sh",
         '! use_recorded_answers || recorded=true', '! use_recorded_answers || recorded=false',
         "start.sh after stop.sh asks Compose nothing before `up`: the record answers for its version and the model",

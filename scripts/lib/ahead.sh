@@ -6,6 +6,10 @@
 # the answers call `answer`. Sourced, never run.
 
 declare -A _AHEAD_FD=() _AHEAD_KEY=() _AHEAD_KEPT=() _AHEAD_KEPT_STATUS=()
+# Where each question writes its errors and status: a name of its own per
+# question sent, so one forgotten and asked again cannot mix in its answers.
+declare -A _AHEAD_FILE=()
+_AHEAD_ASKED=0
 _AHEAD_DIR=""
 _AHEAD_PIDS=()
 
@@ -38,7 +42,7 @@ answer() {
 # file has no newline, so read "fails" at its end, having read it.
 _ahead_status() {
     local status=""
-    read -r status <"$_AHEAD_DIR/$1.status" 2>/dev/null || true
+    read -r status <"${_AHEAD_FILE[$1]}.status" 2>/dev/null || true
     [[ "$status" =~ ^[0-9]+$ ]] || status=1
     printf '%s' "$status"
 }
@@ -46,8 +50,8 @@ _ahead_status() {
 # What the question NAME wrote on stderr, to stderr.
 _ahead_errors() {
     local errors
-    [[ -s "$_AHEAD_DIR/$1.err" ]] || return 0
-    IFS= read -r -d '' errors <"$_AHEAD_DIR/$1.err" || true
+    [[ -s "${_AHEAD_FILE[$1]}.err" ]] || return 0
+    IFS= read -r -d '' errors <"${_AHEAD_FILE[$1]}.err" || true
     printf '%s' "$errors" >&2
 }
 
@@ -86,27 +90,48 @@ answer_into() {
 # again.
 # Usage: _ask NAME KEY COMMAND...
 _ask() {
-    local name="$1" key="$2" fd
+    local name="$1" key="$2" fd file
     shift 2
     if [[ "${_AHEAD_KEY[$name]:-}" == "$key" && -n "${_AHEAD_FD[$name]:-}${_AHEAD_KEPT_STATUS[$name]:-}" ]]; then
         return 0
     fi
+    # Asked before with another key: that answer is not taken.
+    forget_answer "$name"
     if [[ -z "$_AHEAD_DIR" ]]; then
         _AHEAD_DIR="$(mktemp -d)"
         at_exit _forget_answers
     fi
+    _AHEAD_ASKED=$((_AHEAD_ASKED + 1))
+    file="$_AHEAD_DIR/$name.$_AHEAD_ASKED"
     # The script may exit before an answer is in (a check failed), and its
     # exit removes _AHEAD_DIR: this subshell then has nowhere to write, and
     # must say nothing about it.
     exec {fd}< <(
         exec 2>/dev/null
         status=0
-        "$@" 2>"$_AHEAD_DIR/$name.err" || status=$?
-        printf '%s' "$status" >"$_AHEAD_DIR/$name.status"
+        "$@" 2>"$file.err" || status=$?
+        printf '%s' "$status" >"$file.status"
     )
     _AHEAD_PIDS+=("$!")
     _AHEAD_FD[$name]="$fd"
     _AHEAD_KEY[$name]="$key"
+    _AHEAD_FILE[$name]="$file"
+}
+
+# Whether the question NAME was asked ahead with KEY (answered or not).
+# Usage: asked_ahead NAME KEY
+asked_ahead() {
+    [[ "${_AHEAD_KEY[$1]:-}" == "$2" ]]
+}
+
+# Forgets the question NAME: its answer is not taken, and a later `answer`
+# asks afresh. (It still runs, until the script exits.)
+# Usage: forget_answer NAME
+forget_answer() {
+    local name="$1" fd="${_AHEAD_FD[$1]:-}"
+    [[ -z "$fd" ]] || exec {fd}<&-
+    unset '_AHEAD_FD[$name]' '_AHEAD_KEY[$name]' '_AHEAD_KEPT[$name]' '_AHEAD_KEPT_STATUS[$name]' \
+        '_AHEAD_FILE[$name]'
 }
 
 # At exit: a question still running would write its status into

@@ -95,20 +95,27 @@ require_docker_cli() {
 require_daemon() {
     local output path
     [[ -z "$ENGINE_API" ]] || return 0
-    if ! output="$(answer engine-api docker docker version --format '{{.Server.APIVersion}}' 2>&1)"; then
-        if [[ "$output" == *"permission denied"* ]]; then
-            die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
-        fi
-        output="$(head -n 1 <<<"$output")"
-        _require_docker_endpoint "$output"
-        die "the Docker daemon is not reachable${output:+ ($output)}; start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
-    fi
+    output="$(answer engine-api docker docker version --format '{{.Server.APIVersion}}' 2>&1)" ||
+        _engine_unreachable "$output"
     ENGINE_API="$output"
     readonly ENGINE_API
     ((${#COMPOSE[@]} > 0)) || return 0
     path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "$(setting TRANSBOT_FAST_PATH)")"
     [[ "$path" != fast ]] || _fast_path_files
     readonly COMPOSE_FILES
+}
+
+# Exits 1 saying why the engine did not answer, from what docker said
+# (OUTPUT: its errors).
+# Usage: _engine_unreachable OUTPUT
+_engine_unreachable() {
+    local output="$1"
+    if [[ "$output" == *"permission denied"* ]]; then
+        die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
+    fi
+    output="${output%%$'\n'*}"
+    _require_docker_endpoint "$output"
+    die "the Docker daemon is not reachable${output:+ ($output)}; start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
 }
 
 # When docker was pointed elsewhere than the local daemon (DOCKER_CONTEXT,
@@ -144,7 +151,16 @@ require_docker() {
 # ps, inspect, exec): they spare the ~0.1 s of asking Compose its version,
 # and work where Compose is missing.
 require_engine() {
+    # shellcheck disable=SC2034 # taken again by the own-stack step
+    local listing
     require_docker_cli
+    # The project's containers, when they were asked ahead (lib/needs.sh),
+    # say whether the engine answers: one `docker` fewer.
+    if asked_ahead detail docker; then
+        answer_into listing detail docker ||
+            _engine_unreachable "$(_ahead_errors detail 2>&1)"
+        return 0
+    fi
     require_daemon
 }
 

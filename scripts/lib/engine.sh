@@ -217,6 +217,7 @@ last_health_output() {
 # now). A stopped container publishes none.
 # Usage: engine_ports SERVICE CONTAINER
 engine_ports() {
+    _listed_ports "$@" && return 0
     # e.g. "3000/tcp -> 127.0.0.1:41300" and "3000/tcp -> [::]:41300"
     docker port "$2" 2>/dev/null | awk -v service="$1" '
         $1 ~ /\/tcp$/ && $2 == "->" {
@@ -225,6 +226,39 @@ engine_ports() {
             host = substr($3, 1, length($3) - length(port) - 1); gsub(/[][]/, "", host)
             print service, host, port, target
         }' || true
+}
+
+# The PORTS of a project_containers_in_detail listing by container ID (its
+# first 12 digits, as `docker ps` shows it), for a command that has just
+# listed them (check_services, a start once `up` has returned):
+# engine_ports then asks the engine nothing more.
+declare -gA _LISTED_PORTS=()
+# Usage: remember_listed_ports DETAIL
+remember_listed_ports() {
+    local id ports
+    while IFS=$'\x1f' read -r id _ _ _ _ _ _ _ ports; do
+        [[ -z "$id" ]] || _LISTED_PORTS[${id:0:12}]="$ports"
+    done <<<"$1"
+}
+
+# engine_ports from the listing remembered for CONTAINER: "127.0.0.1:41300->3000/tcp,
+# [::]:41300->3000/tcp" (":::41300" on older engines). Returns 1 when
+# there is none, or it holds a range ("8000-8001->8000-8001/tcp"), which
+# `docker port` spells out.
+# Usage: _listed_ports SERVICE CONTAINER
+_listed_ports() {
+    local service="$1" entry rest host lines=""
+    [[ -n "${_LISTED_PORTS[${2:0:12}]+set}" ]] || return 1
+    rest="${_LISTED_PORTS[${2:0:12}]}"
+    while [[ -n "$rest" ]]; do
+        entry="${rest%%, *}"
+        [[ "$rest" == *", "* ]] && rest="${rest#*, }" || rest=""
+        [[ "$entry" == *"->"* && "$entry" == */tcp ]] || continue
+        [[ "$entry" =~ ^(.*):([0-9]+)-\>([0-9]+)/tcp$ ]] || return 1
+        host="${BASH_REMATCH[1]}"
+        lines+="$service ${host//[][]/} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]}"$'\n'
+    done
+    printf '%s' "$lines"
 }
 
 # The ids of this project's networks.

@@ -91,6 +91,7 @@ check_services() {
     local containers="$1" dir service id state health line all_healthy=0
     local -A container=() status=()
     shift
+    remember_listed_ports "$containers"
     while read -r service id state health; do
         container[$service]="$id"
         status[$service]="$state $health"
@@ -195,6 +196,8 @@ wait_until_healthy() {
         # stack), as the last service starts and needs the CPU.
         if [[ "$up" == ended && -n "$_UP_DETAIL" ]] && ! $listed; then
             mapfile -t containers < <(container_ids "$(listing_of_detail "$_UP_DETAIL")")
+            # Their ports too: Langfuse's probe needs no `docker port`.
+            remember_listed_ports "$_UP_DETAIL"
             listed=true
         elif [[ "$up" == running ]] || ! $listed; then
             mapfile -t containers < <(container_ids "$(project_containers)")

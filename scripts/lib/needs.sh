@@ -80,10 +80,10 @@ needs() {
     if [[ -n "${wanted[compose]:-}${wanted[model]:-}" ]]; then
         require_docker
     elif [[ -n "${wanted[engine]:-}" ]]; then
-        # The engine's version and the project's containers are asked at
-        # once; the check takes the one, the own-stack step the other.
+        # The project's containers, asked now, answer both the check (the
+        # engine answers: without Compose no version is needed) and the
+        # own-stack step.
         if [[ -n "${wanted[own-stack]:-}" ]] && command -v docker >/dev/null 2>&1; then
-            _ask engine-api docker docker version --format '{{.Server.APIVersion}}'
             _ask detail docker project_containers_in_detail
         fi
         require_engine

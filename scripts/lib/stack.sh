@@ -11,15 +11,21 @@
 # CONTAINERS is a project_containers listing (`needs own-stack` makes one).
 # Usage: require_own_stack_in CONTAINERS
 require_own_stack_in() {
-    local containers="$1" folder
-    while IFS= read -r folder; do
-        [[ -n "$folder" ]] || continue
+    local containers="$1" line folder
+    local -A seen=()
+    while IFS= read -r line; do
+        # "ID SERVICE FOLDER": the folder may hold spaces.
+        [[ "$line" == *" "*" "* ]] || continue
+        folder="${line#* }"
+        folder="${folder#* }"
+        [[ -n "$folder" && -z "${seen[$folder]:-}" ]] || continue
+        seen[$folder]=1
         [[ ! "$folder" -ef "$REPO_ROOT" ]] || continue
         if [[ -d "$folder" ]]; then
             die "the stack '$(project_name)' is running from another clone, $(printable "$folder"), with that clone's data and passwords; stop it there (cd $(printable "$folder") && ./scripts/stop.sh), or run this clone as a stack of its own: set COMPOSE_PROJECT_NAME (e.g. COMPOSE_PROJECT_NAME=transbot2) and free ports (POSTGRES_PORT, LANGFUSE_PORT, REDIS_PORT) in this clone's .env.infra"
         fi
         die "the stack '$(project_name)' was started from $(printable "$folder"), which no longer exists; remove its containers (data there is gone with its folder): docker rm -f \$(docker ps -aq --filter label=com.docker.compose.project=$(project_name)), or set COMPOSE_PROJECT_NAME in .env.infra to run this clone's stack beside it"
-    done < <(cut -s -d' ' -f3- <<<"$containers" | sort -u)
+    done <<<"$containers"
 }
 
 # --- One data folder, one server ------------------------------------------------------

@@ -185,12 +185,20 @@ stop_following_events() {
 # stream has ended (the engine went away, or cannot stream events).
 # Usage: next_events FD SECONDS
 _NEXT_EVENTS=()
+_EVENTS_PARTIAL=""
 next_events() {
-    local fd="$1" seconds="$2" status=0 line
+    local fd="$1" seconds="$2" status=0 line=""
     _NEXT_EVENTS=()
     IFS= read -r -t "$seconds" -u "$fd" line || status=$?
-    ((status == 0 || status > 128)) || return 1
-    ((status > 128)) || _NEXT_EVENTS+=("$line")
+    if ((status > 128)); then
+        # The time ran out in the middle of a line (read keeps what it
+        # got): the rest of it comes with the next read.
+        _EVENTS_PARTIAL+="$line"
+        return 0
+    fi
+    ((status == 0)) || return 1
+    _NEXT_EVENTS+=("$_EVENTS_PARTIAL$line")
+    _EVENTS_PARTIAL=""
     while read -r -t 0 -u "$fd" && IFS= read -r -u "$fd" line; do _NEXT_EVENTS+=("$line"); done
 }
 

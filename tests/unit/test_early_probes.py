@@ -1,5 +1,7 @@
 """A service's client probe runs the moment the engine reports it healthy
-while `up` still waits for it, and counts only for that very container.
+while `up` still waits for it, and counts only for that very container;
+once `up` has returned, the engine's report that the container awaited is
+healthy ends the wait without another look.
 
 Journey: start.sh starts the stack; Compose waits for PostgreSQL to be
 healthy before it starts Langfuse. The engine's health event for PostgreSQL
@@ -30,8 +32,11 @@ case "$1" in
     events)
         # The stream's lines as follow_project_events formats them.
         [[ "$*" == *'{{.Actor.ID}} {{index .Actor.Attributes "com.docker.compose.service"}} {{.Action}}'* ]] || exit 1
+        # "sleep N" lines pause the stream (`up` returns at 1.2 s).
         sleep 0.3
-        cat "$FAKE/events"
+        while IFS= read -r line; do
+            if [[ "$line" == "sleep "* ]]; then $line; else echo "$line"; fi
+        done <"$FAKE/events"
         exec sleep 3600 ;;
     ps) cat "$FAKE/ps" ;;
     inspect) cat "$FAKE/inspect" ;;
@@ -63,16 +68,18 @@ _UP_STATUS_FILE="$UP_STATUS_FILE"
 ( sleep 1.2; printf 0 >"$_UP_STATUS_FILE" ) &
 _UP_PID="$!"
 probes="$(mktemp -d)"
-wait_until_healthy --probe-into "$probes" 30 postgres || exit 1
+wait_until_healthy --probe-into "$probes" "${TIMEOUT:-30}" postgres || exit 1
 wait_for_probes
 echo "probe: $(<"$probes/postgres")"
 '''
 
 
-def start(tmp_path: Path, events: list[str], container: str, **files: str):
+def start(tmp_path: Path, events: list[str], container: str, health: str = "healthy", timeout: int = 30,
+          **files: str):
     """Runs the wait with the engine reporting EVENTS while `up` runs and
     CONTAINER as postgres's container once it has returned; FILES are the
-    fake's other files (fails.ID, fails-once.ID). Returns the result and
+    fake's other files (fails.ID, fails-once.ID). HEALTH is what every look
+    at the container says (`docker inspect`). Returns the result and
     the probes asked, one "CONTAINER running|ended" line each."""
     fake = tmp_path / "fake"
     bin_dir = tmp_path / "bin"
@@ -83,7 +90,7 @@ def start(tmp_path: Path, events: list[str], container: str, **files: str):
     docker.chmod(0o755)
     (fake / "events").write_text("".join(f"{line}\n" for line in events))
     (fake / "ps").write_text(f"{container} postgres {tmp_path}\n")
-    (fake / "inspect").write_text(f"postgres {container} running healthy 0 1 {{}}\n")
+    (fake / "inspect").write_text(f"postgres {container} running {health} 0 1 {{}}\n")
     for name, text in files.items():
         (fake / name.replace("_", ".")).write_text(text)
     status_file = tmp_path / "up-status"
@@ -91,7 +98,7 @@ def start(tmp_path: Path, events: list[str], container: str, **files: str):
     result = subprocess.run(["bash", "-c", _START], capture_output=True, text=True, timeout=60,
                             stdin=subprocess.DEVNULL,
                             env={"PATH": f"{bin_dir}:/usr/bin:/bin", "REPO": str(REPO_ROOT), "FAKE": str(fake),
-                                 "UP_STATUS_FILE": str(status_file), "NO_COLOR": "1"})
+                                 "UP_STATUS_FILE": str(status_file), "TIMEOUT": str(timeout), "NO_COLOR": "1"})
     probed_file = fake / "probed"
     probed = probed_file.read_text().splitlines() if probed_file.exists() else []
     return result, probed
@@ -128,3 +135,39 @@ def test_other_events_start_no_probe_before_the_end(tmp_path):
                                       "c-app app health_status: healthy"], "c-pg")
     assert result.returncode == 0, result
     assert probed == ["c-pg ended"], probed
+
+
+def test_once_up_has_returned_a_healthy_report_of_the_awaited_container_ends_the_wait(tmp_path):
+    # Every look says "starting": only the engine's report can end the wait.
+    result, probed = start(tmp_path, ["sleep 1.6", "c-pg postgres health_status: healthy"], "c-pg",
+                           health="starting", timeout=6)
+    assert result.returncode == 0, result
+    assert "ok postgres is healthy" in result.stdout, result
+    assert probed == ["c-pg ended"], probed
+
+
+def test_a_healthy_report_of_another_container_does_not_end_the_wait(tmp_path):
+    result, probed = start(tmp_path, ["sleep 1.6", "c-old postgres health_status: healthy"], "c-pg",
+                           health="starting", timeout=4)
+    assert result.returncode == 1, result
+    assert "is healthy" not in result.stdout, result
+    assert probed == [], probed
+
+
+_SPLIT_EVENT = r'''
+source "$REPO/scripts/lib/all.sh"
+# The engine writes a line in two pieces, the first read's time running
+# out between them.
+exec {fd}< <(printf 'c-p'; sleep 0.5; printf 'g postgres health_status: healthy\n'; sleep 5)
+next_events "$fd" 0.2
+echo "first: ${#_NEXT_EVENTS[@]}"
+next_events "$fd" 2
+echo "then: ${_NEXT_EVENTS[*]}"
+'''
+
+
+def test_an_event_whose_line_comes_in_two_pieces_is_read_whole():
+    result = subprocess.run(["bash", "-c", _SPLIT_EVENT], capture_output=True, text=True, timeout=30,
+                            stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin", "REPO": str(REPO_ROOT)})
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines() == ["first: 0", "then: c-pg postgres health_status: healthy"], result

@@ -89,6 +89,8 @@ report_running_as_recorded() {
         [[ -n "${container[$service]:-}" ]] || container[$service]="$id"
     done <<<"$STACK_LISTING"
     step "The stack runs healthy as it was started with this configuration: nothing to start."
+    # The look listed their ports too: Langfuse's probe needs no `docker port`.
+    remember_listed_ports "$STACK_DETAIL"
     probes="$(mktemp -d)"
     at_exit "rm -rf $(printf '%q' "$probes")"
     for service in "${targets[@]}"; do

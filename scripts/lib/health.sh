@@ -146,9 +146,9 @@ check_services() {
 # or a health status of the project's containers, so a service is seen
 # healthy as soon as Docker says so (once `up` has returned, the report
 # that the containers it awaits are healthy is taken as it is); without
-# events (the stream ended) it looks every 0.25 s. One `docker inspect` for all the project's containers,
-# keyed by their Compose service label, keeps a look cheap: the services
-# start on the same CPUs.
+# events (the stream ended) it looks every 0.25 s. One `docker inspect`
+# for all the project's containers, keyed by their Compose service label,
+# keeps a look cheap: the services start on the same CPUs.
 # Usage: wait_until_healthy [--probe-into DIR] [--up-only] TIMEOUT SERVICE...
 wait_until_healthy() {
     local probes="" up_only=false
@@ -316,7 +316,7 @@ _told_healthy() {
 }
 
 # The probes started early (see wait_until_healthy), SERVICE -> "CONTAINER
-# PID"; each writes DIR/.early-SERVICE.
+# PID"; each writes DIR/.early-SERVICE.CONTAINER.
 declare -gA _EARLY_PROBES=()
 
 # Starts the client probe of each service the events just read
@@ -331,7 +331,10 @@ _probe_early() {
         [[ "$action" == "health_status: healthy" ]] || continue
         service_has probe "$service" || continue
         [[ "${_EARLY_PROBES[$service]:-}" != "$id "* ]] || continue
-        probe_service "$service" "$id" >"$dir/.early-$service" &
+        # One of a container `up` has replaced since: waited for with the
+        # others, its result unread.
+        [[ -z "${_EARLY_PROBES[$service]:-}" ]] || _PROBE_PIDS+=("${_EARLY_PROBES[$service]##* }")
+        probe_service "$service" "$id" >"$dir/.early-$service.$id" &
         _EARLY_PROBES[$service]="$id $!"
     done
 }
@@ -345,9 +348,9 @@ _passed_early() {
     [[ -n "$id" && "$id" == "$container" ]] || return 1
     wait "$pid" || true
     unset '_EARLY_PROBES[$service]'
-    read -r word _ <"$dir/.early-$service" || true
+    read -r word _ <"$dir/.early-$service.$container" || true
     [[ "$word" == ok ]] || return 1
-    mv -f -- "$dir/.early-$service" "$dir/$service"
+    mv -f -- "$dir/.early-$service.$container" "$dir/$service"
 }
 
 # The early probes not taken are waited for with the others (their folder

@@ -47,6 +47,7 @@ case "$1" in
         up=running
         [[ ! -s "$UP_STATUS_FILE" ]] || up=ended
         echo "$container $up" >>"$FAKE/probed"
+        [[ ! -e "$FAKE/slow.$container" ]] || sleep 0.6
         if [[ -e "$FAKE/fails.$container" ]]; then
             echo "FATAL:  password authentication failed" >&2
             exit 2
@@ -78,7 +79,7 @@ def start(tmp_path: Path, events: list[str], container: str, health: str = "heal
           **files: str):
     """Runs the wait with the engine reporting EVENTS while `up` runs and
     CONTAINER as postgres's container once it has returned; FILES are the
-    fake's other files (fails.ID, fails-once.ID). HEALTH is what every look
+    fake's other files (fails.ID, fails-once.ID, slow.ID: answers after 0.6 s). HEALTH is what every look
     at the container says (`docker inspect`). Returns the result and
     the probes asked, one "CONTAINER running|ended" line each."""
     fake = tmp_path / "fake"
@@ -128,6 +129,17 @@ def test_an_early_probe_of_a_container_up_replaced_does_not_count(tmp_path):
     assert result.returncode == 0, result
     assert probed == ["c-old running", "c-new ended"], probed
     assert probe_line(result) == "probe: fail FATAL:  password authentication failed", result
+
+
+def test_a_slow_early_probe_of_a_replaced_container_does_not_answer_for_its_successor(tmp_path):
+    # `up` replaced the container: the old one's probe passes last, the new
+    # one's fails.
+    result, probed = start(tmp_path, ["c-old postgres health_status: healthy", "sleep 0.1",
+                                      "c-new postgres health_status: healthy"], "c-new",
+                           **{"slow_c-old": "", "fails_c-new": ""})
+    assert result.returncode == 0, result
+    assert probe_line(result) == "probe: fail FATAL:  password authentication failed", result
+    assert sorted(probed) == ["c-new ended", "c-new running", "c-old running"], probed
 
 
 def test_other_events_start_no_probe_before_the_end(tmp_path):

@@ -14,9 +14,10 @@ wait_until_healthy (scripts/lib/health.sh) runs here with the real library
 and a fake `docker` on PATH: its event stream reports what the test says,
 `ps` and `inspect` the containers the test says, and `exec` answers the
 PostgreSQL probe's psql, logging which container it was asked about and
-whether `up` had returned. `up` is a background process that ends after
-1.2 s, watched by the real compose_up_running. The real engine runs the
-whole start in tests/e2e.
+whether `up` had returned. `up` is a background process, watched by the
+real compose_up_running, that returns when the event stream says so: each
+step waits for what it needs, not for a time that a loaded machine may
+overrun. The real engine runs the whole start in tests/e2e.
 """
 
 from __future__ import annotations
@@ -32,10 +33,19 @@ case "$1" in
     events)
         # The stream's lines as follow_project_events formats them.
         [[ "$*" == *'{{.Actor.ID}} {{index .Actor.Attributes "com.docker.compose.service"}} {{.Action}}'* ]] || exit 1
-        # "sleep N" lines pause the stream (`up` returns at 1.2 s).
-        sleep 0.3
+        # Besides events, the test's script says: "sleep N"; "up-returns"
+        # (`up` ends with status 0); "probed ID" (until a probe of ID ran).
         while IFS= read -r line; do
-            if [[ "$line" == "sleep "* ]]; then $line; else echo "$line"; fi
+            case "$line" in
+                "sleep "*) $line ;;
+                up-returns) printf 0 >"$UP_STATUS_FILE" ;;
+                "probed "*)
+                    for _ in $(seq 200); do
+                        ! grep -q "^${line#probed } " "$FAKE/probed" 2>/dev/null || break
+                        sleep 0.05
+                    done ;;
+                *) echo "$line" ;;
+            esac
         done <"$FAKE/events"
         exec sleep 3600 ;;
     ps) cat "$FAKE/ps" ;;
@@ -64,9 +74,9 @@ esac
 
 _START = r'''
 source "$REPO/scripts/lib/all.sh"
-# `up`, waiting for a dependency, returns after 1.2 s with status 0.
+# `up`, waiting for a dependency, until the event stream says it returns.
 _UP_STATUS_FILE="$UP_STATUS_FILE"
-( sleep 1.2; printf 0 >"$_UP_STATUS_FILE" ) &
+( while [[ ! -s "$_UP_STATUS_FILE" ]]; do sleep 0.05; done ) &
 _UP_PID="$!"
 probes="$(mktemp -d)"
 wait_until_healthy --probe-into "$probes" "${TIMEOUT:-30}" postgres || exit 1
@@ -77,8 +87,8 @@ echo "probe: $(<"$probes/postgres")"
 
 def start(tmp_path: Path, events: list[str], container: str, health: str = "healthy", timeout: int = 30,
           **files: str):
-    """Runs the wait with the engine reporting EVENTS while `up` runs and
-    CONTAINER as postgres's container once it has returned; FILES are the
+    """Runs the wait with the engine reporting EVENTS (and the fake's
+    directives) and CONTAINER as postgres's container; FILES are the
     fake's other files (fails.ID, fails-once.ID, slow.ID: answers after 0.6 s). HEALTH is what every look
     at the container says (`docker inspect`). Returns the result and
     the probes asked, one "CONTAINER running|ended" line each."""
@@ -110,14 +120,15 @@ def probe_line(result) -> str:
 
 
 def test_a_service_reported_healthy_while_up_waits_is_probed_then_and_only_then(tmp_path):
-    result, probed = start(tmp_path, ["c-pg postgres health_status: healthy"], "c-pg")
+    result, probed = start(tmp_path, ["c-pg postgres health_status: healthy", "probed c-pg", "up-returns"], "c-pg")
     assert result.returncode == 0, result
     assert probed == ["c-pg running"], probed
     assert probe_line(result).startswith("probe: ok SELECT 1 as transbot_user"), result
 
 
 def test_an_early_probe_that_failed_is_run_again_once_the_service_is_healthy(tmp_path):
-    result, probed = start(tmp_path, ["c-pg postgres health_status: healthy"], "c-pg", **{"fails-once_c-pg": ""})
+    result, probed = start(tmp_path, ["c-pg postgres health_status: healthy", "probed c-pg", "up-returns"], "c-pg",
+                           **{"fails-once_c-pg": ""})
     assert result.returncode == 0, result
     assert probed == ["c-pg running", "c-pg ended"], probed
     assert probe_line(result).startswith("probe: ok "), result
@@ -125,7 +136,8 @@ def test_an_early_probe_that_failed_is_run_again_once_the_service_is_healthy(tmp
 
 def test_an_early_probe_of_a_container_up_replaced_does_not_count(tmp_path):
     # The old container passed; the one `up` left healthy refuses the password.
-    result, probed = start(tmp_path, ["c-old postgres health_status: healthy"], "c-new", **{"fails_c-new": ""})
+    result, probed = start(tmp_path, ["c-old postgres health_status: healthy", "probed c-old", "up-returns"], "c-new",
+                           **{"fails_c-new": ""})
     assert result.returncode == 0, result
     assert probed == ["c-old running", "c-new ended"], probed
     assert probe_line(result) == "probe: fail FATAL:  password authentication failed", result
@@ -134,8 +146,9 @@ def test_an_early_probe_of_a_container_up_replaced_does_not_count(tmp_path):
 def test_a_slow_early_probe_of_a_replaced_container_does_not_answer_for_its_successor(tmp_path):
     # `up` replaced the container: the old one's probe passes last, the new
     # one's fails.
-    result, probed = start(tmp_path, ["c-old postgres health_status: healthy", "sleep 0.1",
-                                      "c-new postgres health_status: healthy"], "c-new",
+    result, probed = start(tmp_path, ["c-old postgres health_status: healthy", "probed c-old",
+                                      "c-new postgres health_status: healthy", "probed c-new", "up-returns"],
+                           "c-new",
                            **{"slow_c-old": "", "fails_c-new": ""})
     assert result.returncode == 0, result
     assert probe_line(result) == "probe: fail FATAL:  password authentication failed", result
@@ -144,14 +157,14 @@ def test_a_slow_early_probe_of_a_replaced_container_does_not_answer_for_its_succ
 
 def test_other_events_start_no_probe_before_the_end(tmp_path):
     result, probed = start(tmp_path, ["c-pg postgres start", "c-pg postgres health_status: starting",
-                                      "c-app app health_status: healthy"], "c-pg")
+                                      "c-app app health_status: healthy", "sleep 0.5", "up-returns"], "c-pg")
     assert result.returncode == 0, result
     assert probed == ["c-pg ended"], probed
 
 
 def test_once_up_has_returned_a_healthy_report_of_the_awaited_container_ends_the_wait(tmp_path):
     # Every look says "starting": only the engine's report can end the wait.
-    result, probed = start(tmp_path, ["sleep 1.6", "c-pg postgres health_status: healthy"], "c-pg",
+    result, probed = start(tmp_path, ["up-returns", "sleep 2", "c-pg postgres health_status: healthy"], "c-pg",
                            health="starting", timeout=6)
     assert result.returncode == 0, result
     assert "ok postgres is healthy" in result.stdout, result
@@ -159,7 +172,7 @@ def test_once_up_has_returned_a_healthy_report_of_the_awaited_container_ends_the
 
 
 def test_a_healthy_report_of_another_container_does_not_end_the_wait(tmp_path):
-    result, probed = start(tmp_path, ["sleep 1.6", "c-old postgres health_status: healthy"], "c-pg",
+    result, probed = start(tmp_path, ["up-returns", "sleep 2", "c-old postgres health_status: healthy"], "c-pg",
                            health="starting", timeout=4)
     assert result.returncode == 1, result
     assert "is healthy" not in result.stdout, result

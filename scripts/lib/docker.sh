@@ -95,27 +95,20 @@ require_docker_cli() {
 require_daemon() {
     local output path
     [[ -z "$ENGINE_API" ]] || return 0
-    output="$(answer engine-api docker docker version --format '{{.Server.APIVersion}}' 2>&1)" ||
-        _engine_unreachable "$output"
+    if ! output="$(answer engine-api docker docker version --format '{{.Server.APIVersion}}' 2>&1)"; then
+        if [[ "$output" == *"permission denied"* ]]; then
+            die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
+        fi
+        output="$(head -n 1 <<<"$output")"
+        _require_docker_endpoint "$output"
+        die "the Docker daemon is not reachable${output:+ ($output)}; start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
+    fi
     ENGINE_API="$output"
     readonly ENGINE_API
     ((${#COMPOSE[@]} > 0)) || return 0
     path="$(healthcheck_path "$ENGINE_API" "$COMPOSE_VERSION" "$(setting TRANSBOT_FAST_PATH)")"
     [[ "$path" != fast ]] || _fast_path_files
     readonly COMPOSE_FILES
-}
-
-# Exits 1 saying why the engine did not answer, from what docker said
-# (OUTPUT: its errors).
-# Usage: _engine_unreachable OUTPUT
-_engine_unreachable() {
-    local output="$1"
-    if [[ "$output" == *"permission denied"* ]]; then
-        die "permission denied on the Docker socket; add yourself to the docker group (sudo usermod -aG docker \"\$USER\", then log in again) or use Docker Desktop"
-    fi
-    output="${output%%$'\n'*}"
-    _require_docker_endpoint "$output"
-    die "the Docker daemon is not reachable${output:+ ($output)}; start Docker (sudo systemctl start docker, or open Docker Desktop) and try again"
 }
 
 # When docker was pointed elsewhere than the local daemon (DOCKER_CONTEXT,
@@ -155,10 +148,9 @@ require_engine() {
     local listing
     require_docker_cli
     # The project's containers, when they were asked ahead (lib/needs.sh),
-    # say whether the engine answers: one `docker` fewer.
-    if asked_ahead detail docker; then
-        answer_into listing detail docker ||
-            _engine_unreachable "$(_ahead_errors detail 2>&1)"
+    # say that the engine answers: one `docker` fewer. When they were not
+    # listed, the version question below says why, as for every command.
+    if asked_ahead detail docker && answer_into listing detail docker; then
         return 0
     fi
     require_daemon

@@ -144,9 +144,10 @@ check_services() {
 #
 # It looks again the moment the engine reports a start, a death, a restart
 # or a health status of the project's containers, so a service is seen
-# healthy as soon as Docker says so (once `up` has returned, the report
-# that the containers it awaits are healthy is taken as it is); without
-# events (the stream ended) it looks every 0.25 s. One `docker inspect`
+# healthy as soon as Docker says so (a look, not the event itself: the
+# stream begins with the last two seconds' events, which may be of a
+# container's earlier life); without events (the stream ended) it looks
+# every 0.25 s. One `docker inspect`
 # for all the project's containers, keyed by their Compose service label,
 # keeps a look cheap: the services start on the same CPUs.
 # Usage: wait_until_healthy [--probe-into DIR] [--up-only] TIMEOUT SERVICE...
@@ -257,17 +258,6 @@ wait_until_healthy() {
             next_report=$((SECONDS + PROGRESS_SECONDS))
         fi
         _await_news events "$up" "$probes"
-        # After `up`, the engine's word that the very containers still
-        # awaited have turned healthy ends the wait: a look would cost a
-        # `docker inspect` just as the last service starts serving.
-        if [[ "$up" == ended ]] && ! $up_only && _told_healthy status "${pending[@]}"; then
-            for service in "${pending[@]}"; do
-                ok "$service is healthy ($((SECONDS - began))s)"
-                ready[$service]="${status[$service]%% *}"
-            done
-            pending=()
-            break
-        fi
     done
     [[ -z "$events" ]] || exec {events}<&-
     stop_following_events
@@ -293,26 +283,6 @@ _PROBE_PIDS=()
 wait_for_probes() {
     ((${#_PROBE_PIDS[@]} == 0)) || wait "${_PROBE_PIDS[@]}" || true
     _PROBE_PIDS=()
-}
-
-# Whether the events just read (_NEXT_EVENTS) say that each of SERVICES
-# turned healthy in the container the last look saw for it (STATUS_VAR:
-# the look's "ID STATE ..." by service). The look saw them starting, and
-# events come in order: these are newer than it.
-# Usage: _told_healthy STATUS_VAR SERVICE...
-_told_healthy() {
-    local -n _seen="$1"
-    local line id service action
-    local -A told=()
-    shift
-    (($# > 0 && ${#_NEXT_EVENTS[@]} > 0)) || return 1
-    for line in "${_NEXT_EVENTS[@]}"; do
-        read -r id service action <<<"$line"
-        [[ "$action" != "health_status: healthy" ]] || told[$service]="$id"
-    done
-    for service in "$@"; do
-        [[ -n "${told[$service]:-}" && "${told[$service]}" == "${_seen[$service]%% *}" ]] || return 1
-    done
 }
 
 # The probes started early (see wait_until_healthy), SERVICE -> "CONTAINER

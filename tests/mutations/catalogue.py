@@ -242,12 +242,6 @@ MUTATIONS = (
         "a probe that failed while a service was starting is run again once it is healthy",
         "unit", (U + "test_early_probes.py",)),
     Mutation(
-        "wait-takes-a-healthy-report-of-any-container", "scripts/lib/health.sh",
-        '[[ -n "${told[$service]:-}" && "${told[$service]}" == "${_seen[$service]%% *}" ]] || return 1',
-        '[[ -n "${told[$service]:-}" ]] || return 1',
-        "start.sh calls a service healthy only when the container it waits for is",
-        "unit", (U + "test_early_probes.py",)),
-    Mutation(
         "events-lose-the-start-of-a-split-line", "scripts/lib/engine.sh",
         '        _EVENTS_PARTIAL+="$line"\n', '',
         "the wait reads each engine event whole, also when it arrives in two pieces",

@@ -1,7 +1,5 @@
 """A service's client probe runs the moment the engine reports it healthy
-while `up` still waits for it, and counts only for that very container;
-once `up` has returned, the engine's report that the container awaited is
-healthy ends the wait without another look.
+while `up` still waits for it, and counts only for that very container.
 
 Journey: start.sh starts the stack; Compose waits for PostgreSQL to be
 healthy before it starts Langfuse. The engine's health event for PostgreSQL
@@ -79,18 +77,17 @@ _UP_STATUS_FILE="$UP_STATUS_FILE"
 ( while [[ ! -s "$_UP_STATUS_FILE" ]]; do sleep 0.05; done ) &
 _UP_PID="$!"
 probes="$(mktemp -d)"
-wait_until_healthy --probe-into "$probes" "${TIMEOUT:-30}" postgres || exit 1
+wait_until_healthy --probe-into "$probes" 30 postgres || exit 1
 wait_for_probes
 echo "probe: $(<"$probes/postgres")"
 '''
 
 
-def start(tmp_path: Path, events: list[str], container: str, health: str = "healthy", timeout: int = 30,
-          **files: str):
+def start(tmp_path: Path, events: list[str], container: str, **files: str):
     """Runs the wait with the engine reporting EVENTS (and the fake's
     directives) and CONTAINER as postgres's container; FILES are the
-    fake's other files (fails.ID, fails-once.ID, slow.ID: answers after 0.6 s). HEALTH is what every look
-    at the container says (`docker inspect`). Returns the result and
+    fake's other files (fails.ID, fails-once.ID, slow.ID: answers after 0.6 s).
+    Returns the result and
     the probes asked, one "CONTAINER running|ended" line each."""
     fake = tmp_path / "fake"
     bin_dir = tmp_path / "bin"
@@ -101,7 +98,7 @@ def start(tmp_path: Path, events: list[str], container: str, health: str = "heal
     docker.chmod(0o755)
     (fake / "events").write_text("".join(f"{line}\n" for line in events))
     (fake / "ps").write_text(f"{container} postgres {tmp_path}\n")
-    (fake / "inspect").write_text(f"postgres {container} running {health} 0 1 {{}}\n")
+    (fake / "inspect").write_text(f"postgres {container} running healthy 0 1 {{}}\n")
     for name, text in files.items():
         (fake / name.replace("_", ".")).write_text(text)
     status_file = tmp_path / "up-status"
@@ -109,7 +106,7 @@ def start(tmp_path: Path, events: list[str], container: str, health: str = "heal
     result = subprocess.run(["bash", "-c", _START], capture_output=True, text=True, timeout=60,
                             stdin=subprocess.DEVNULL,
                             env={"PATH": f"{bin_dir}:/usr/bin:/bin", "REPO": str(REPO_ROOT), "FAKE": str(fake),
-                                 "UP_STATUS_FILE": str(status_file), "TIMEOUT": str(timeout), "NO_COLOR": "1"})
+                                 "UP_STATUS_FILE": str(status_file), "NO_COLOR": "1"})
     probed_file = fake / "probed"
     probed = probed_file.read_text().splitlines() if probed_file.exists() else []
     return result, probed
@@ -160,23 +157,6 @@ def test_other_events_start_no_probe_before_the_end(tmp_path):
                                       "c-app app health_status: healthy", "sleep 0.5", "up-returns"], "c-pg")
     assert result.returncode == 0, result
     assert probed == ["c-pg ended"], probed
-
-
-def test_once_up_has_returned_a_healthy_report_of_the_awaited_container_ends_the_wait(tmp_path):
-    # Every look says "starting": only the engine's report can end the wait.
-    result, probed = start(tmp_path, ["up-returns", "sleep 2", "c-pg postgres health_status: healthy"], "c-pg",
-                           health="starting", timeout=6)
-    assert result.returncode == 0, result
-    assert "ok postgres is healthy" in result.stdout, result
-    assert probed == ["c-pg ended"], probed
-
-
-def test_a_healthy_report_of_another_container_does_not_end_the_wait(tmp_path):
-    result, probed = start(tmp_path, ["up-returns", "sleep 2", "c-old postgres health_status: healthy"], "c-pg",
-                           health="starting", timeout=4)
-    assert result.returncode == 1, result
-    assert "is healthy" not in result.stdout, result
-    assert probed == [], probed
 
 
 _SPLIT_EVENT = r'''

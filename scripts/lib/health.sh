@@ -350,7 +350,6 @@ _await_news() {
     local -n _news="$1"
     local up="$2" probes="${3:-}" tenths
     if [[ -z "$_news" ]]; then
-        _NEXT_EVENTS=()
         if [[ "$up" == running ]]; then sleep 0.1; else sleep 0.25; fi
     elif [[ "$up" != running ]]; then
         next_events "$_news" 1 || { exec {_news}<&-; _news=""; }

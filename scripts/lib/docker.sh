@@ -144,7 +144,8 @@ require_docker() {
 # ps, inspect, exec): they spare the ~0.1 s of asking Compose its version,
 # and work where Compose is missing.
 require_engine() {
-    # shellcheck disable=SC2034 # taken again by the own-stack step
+    # shellcheck disable=SC2034 # only answer_into's place: the own-stack
+    # step takes the answer it keeps
     local listing
     require_docker_cli
     # The project's containers, when they were asked ahead (lib/needs.sh),

@@ -164,6 +164,8 @@ follow_project_events() {
     local -n _events_fd="$1"
     local since
     printf -v since '%(%s)T' -1
+    # A new stream: no piece of a line is left from an earlier one.
+    _EVENTS_PARTIAL=""
     exec {_events_fd}< <(exec docker events --since "$((since - 2))" \
         --format '{{.Actor.ID}} {{index .Actor.Attributes "com.docker.compose.service"}} {{.Action}}' \
         --filter type=container --filter "label=com.docker.compose.project=$(project_name)" \
@@ -249,10 +251,10 @@ remember_listed_ports() {
     done <<<"$1"
 }
 
-# engine_ports from the listing remembered for CONTAINER: "127.0.0.1:41300->3000/tcp,
-# [::]:41300->3000/tcp" (":::41300" on older engines). Returns 1 when
-# there is none, or it holds a range ("8000-8001->8000-8001/tcp"), which
-# `docker port` spells out.
+# engine_ports from the listing remembered for CONTAINER, e.g.
+# "127.0.0.1:41300->3000/tcp, [::]:41300->3000/tcp" (":::41300" on older
+# engines). Returns 1 when there is none, or it holds a range
+# ("8000-8001->8000-8001/tcp"), which `docker port` spells out.
 # Usage: _listed_ports SERVICE CONTAINER
 _listed_ports() {
     local service="$1" entry rest host lines=""

@@ -147,9 +147,9 @@ check_services() {
 # healthy as soon as Docker says so (a look, not the event itself: the
 # stream begins with the last two seconds' events, which may be of a
 # container's earlier life); without events (the stream ended) it looks
-# every 0.25 s. One `docker inspect`
-# for all the project's containers, keyed by their Compose service label,
-# keeps a look cheap: the services start on the same CPUs.
+# every 0.25 s. One `docker inspect` for all the project's containers,
+# keyed by their Compose service label, keeps a look cheap: the services
+# start on the same CPUs.
 # Usage: wait_until_healthy [--probe-into DIR] [--up-only] TIMEOUT SERVICE...
 wait_until_healthy() {
     local probes="" up_only=false
